@@ -1,0 +1,145 @@
+// embed: images -> embeddings (.npy, float32 N x D) plus a names file (one line per row).
+//
+//   embed IMAGE_OR_DIR... [--list FILE] --out emb.npy [--names names.txt]
+//         [--model CKPT|TORCHSCRIPT] [--arch nn4.small2 --seed 0] [--batch 64]
+//         [--device cpu|cuda] [--threads N]
+//
+// Images are expected aligned (see `align`); any that are not 96x96 are resized. A file that
+// cannot be read is named in a warning and left out; the run fails only when nothing is embedded.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "data/normalisation.h"
+#include "model/embedder.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/npy.h"
+#include "util/progress.h"
+#include "util/threads.h"
+#include "vision/image_io.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Input {
+  fs::path file;
+  std::string name;  // what the names file records
+};
+
+std::vector<Input> collect_inputs(const std::vector<std::string>& roots, const std::string& list_file,
+                                  int& failures) {
+  std::vector<Input> inputs;
+  for (const auto& root : roots) {
+    std::vector<std::string> warnings;
+    try {
+      for (const auto& file : face::list_images(root, &warnings)) {
+        bool is_dir = fs::is_directory(root);
+        inputs.push_back({file, is_dir ? fs::relative(file, root).string() : file.string()});
+      }
+    } catch (const face::Error& e) {
+      fmt::print(stderr, "warning: {}\n", e.what());
+      ++failures;
+    }
+    for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+  }
+  if (!list_file.empty()) {
+    std::ifstream in(list_file);
+    if (!in) face::fail("cannot open list file '{}'", list_file);
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) inputs.push_back({line, line});
+  }
+  return inputs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Embed face images with a facenet-cpp or TorchScript model"};
+  std::vector<std::string> roots;
+  std::string list_file, out, names, model, arch = "nn4.small2", device_name = "cpu";
+  uint64_t seed = 0;
+  int64_t batch = 64;
+  int threads = 0;
+  app.add_option("inputs", roots, "image files or folders (searched recursively)");
+  app.add_option("--list", list_file, "text file with one image path per line");
+  app.add_option("--out", out, "output .npy (float32, N x D)")->required();
+  app.add_option("--names", names, "output names file (default: OUT with .txt)");
+  app.add_option("--model", model, "checkpoint, model file or TorchScript module (default: random weights)");
+  app.add_option("--arch", arch, "architecture for random weights")->capture_default_str();
+  app.add_option("--seed", seed, "seed for random weights")->capture_default_str();
+  app.add_option("--batch", batch, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    face::configure_threads(threads);
+    torch::Device device(device_name);
+    if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", device_name);
+    std::unique_ptr<face::Embedder> embedder;
+    if (model.empty()) {
+      fmt::print(stderr,
+                 "WARNING: no --model given: embedding with RANDOMLY INITIALISED {} weights (seed {}).\n"
+                 "WARNING: these embeddings are meaningless for recognition.\n",
+                 arch, seed);
+      embedder = face::random_embedder(arch, seed, device);
+    } else {
+      embedder = face::load_embedder(model, device);
+    }
+
+    int failures = 0;
+    std::vector<Input> inputs = collect_inputs(roots, list_file, failures);
+    if (inputs.empty()) face::fail("no images found in the given inputs");
+
+    std::vector<torch::Tensor> embeddings;
+    std::vector<std::string> kept;
+    face::Progress progress("embed", static_cast<int64_t>(inputs.size()));
+    for (size_t start = 0; start < inputs.size(); start += batch) {
+      size_t end = std::min(inputs.size(), start + static_cast<size_t>(batch));
+      std::vector<torch::Tensor> images(end - start);
+      std::vector<std::string> errors(end - start);
+      // Decoding dominates on CPU; images of a batch decode in parallel.
+      at::parallel_for(0, static_cast<int64_t>(end - start), 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          try {
+            images[i] = face::to_chw_tensor(face::read_rgb(inputs[start + i].file).rgb, face::kInputSize);
+          } catch (const std::exception& e) {
+            errors[i] = e.what();
+          }
+        }
+      });
+      std::vector<torch::Tensor> good;
+      for (size_t i = 0; i < images.size(); ++i) {
+        if (!errors[i].empty()) {
+          fmt::print(stderr, "warning: skipped: {}\n", errors[i]);
+          ++failures;
+          continue;
+        }
+        good.push_back(images[i]);
+        kept.push_back(inputs[start + i].name);
+      }
+      if (!good.empty()) embeddings.push_back(embedder->embed(torch::stack(good)));
+      progress.advance(static_cast<int64_t>(end - start));
+    }
+    progress.finish();
+    if (kept.empty()) face::fail("none of the {} images could be embedded", inputs.size());
+
+    torch::Tensor matrix = torch::cat(embeddings);
+    face::write_npy(out, matrix);
+    if (names.empty()) names = fs::path(out).replace_extension(".txt").string();
+    std::string names_text;
+    for (const auto& n : kept) names_text += n + "\n";
+    face::write_file_atomic(names, names_text);
+    fmt::print("embedded {} images ({} skipped) with {} -> {} ({} x {}), names in {} ({:.1f} images/s)\n",
+               kept.size(), failures, embedder->description(), out, matrix.size(0), matrix.size(1), names,
+               progress.rate());
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "embed: error: {}\n", e.what());
+    return 1;
+  }
+}

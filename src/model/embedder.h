@@ -1,0 +1,36 @@
+// embedder.h: anything that turns aligned face images into unit embeddings.
+//
+// embed, evaluate, verify and identify all work through this interface, so they accept either a
+// facenet-cpp checkpoint / model file or an exported TorchScript module (deploy/export.h).
+//
+//   input   uint8 (m, 3, 96, 96) RGB, as stored in packs and produced by alignment
+//   output  float (m, D) on the CPU, rows L2-normalised
+#pragma once
+#include <torch/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace face {
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  // One batch; images are converted to float [0, 1] (data/normalisation.h) on the model's device.
+  virtual torch::Tensor embed(const torch::Tensor& images_uint8) = 0;
+  virtual int64_t embedding_dim() const = 0;
+  virtual std::string fingerprint() const = 0;  // identifies the weights
+  virtual std::string description() const = 0;  // e.g. "nn4.small2 checkpoint run/ckpt.pt"
+
+  // Embeds any number of images in batches of `batch_size`.
+  torch::Tensor embed_all(const torch::Tensor& images_uint8, int64_t batch_size = 64);
+};
+
+// Opens a facenet-cpp model file or checkpoint, or a TorchScript module, on `device`.
+std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device);
+
+// A randomly initialised network (seeded); tools using it must warn loudly.
+std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device);
+
+}  // namespace face

@@ -1,0 +1,17 @@
+// run_info.h: what makes a result reproducible, recorded beside every run and report: the
+// source commit (with "-dirty" when the tree had uncommitted changes), the host, the time and
+// the LibTorch version.
+#pragma once
+#include <string>
+
+namespace face {
+
+std::string git_commit();     // e.g. "3f2a9c1d0b7e" or "3f2a9c1d0b7e-dirty"; "unknown" outside git
+std::string hostname();
+std::string utc_timestamp();  // ISO 8601, e.g. 2026-11-28T04:05:06Z
+std::string torch_version();
+
+// One JSON object with all of the above, for reports and run directories.
+std::string run_info_json();
+
+}  // namespace face

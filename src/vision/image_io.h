@@ -1,0 +1,43 @@
+// image_io.h: reading image files into 8-bit RGB, with every failure named.
+//
+// Whatever the file holds (grayscale, RGBA, 16-bit PNG), a successful read returns 8-bit,
+// 3-channel RGB. Failures throw face::Error naming the file and the reason: missing, a
+// directory, unreadable, empty, not an image, corrupt, or larger than the pixel cap (checked
+// from the header before decoding, so a decompression bomb is refused cheaply).
+#pragma once
+#include <opencv2/core.hpp>
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace face {
+
+struct ImageReadOptions {
+  int64_t max_pixels = 64LL * 1024 * 1024;  // refuse anything larger (width x height)
+};
+
+// The decoded image and anything worth a warning (e.g. "converted from 16-bit").
+struct RgbImage {
+  cv::Mat rgb;  // CV_8UC3, RGB order
+  std::string conversion;
+};
+
+RgbImage read_rgb(const std::filesystem::path& path, const ImageReadOptions& options = {});
+
+// Width and height from the file header alone (PNG, JPEG, BMP, WebP, GIF); {0, 0} if unknown.
+cv::Size probe_image_size(const std::string& bytes);
+
+// True for the extensions treated as images: jpg, jpeg, png, bmp, webp (any case).
+bool has_image_extension(const std::filesystem::path& path);
+
+// Every image file under `root` (recursively, sorted), or `root` itself if it is a file.
+// Unreadable directories are reported through `warnings` and skipped.
+std::vector<std::filesystem::path> list_images(const std::filesystem::path& root,
+                                               std::vector<std::string>* warnings = nullptr);
+
+// 8-bit RGB image -> uint8 (3, size, size) tensor, resized (area filter) when needed.
+torch::Tensor to_chw_tensor(const cv::Mat& rgb, int size);
+
+}  // namespace face
