@@ -8,6 +8,7 @@
 
 #include <cctype>
 
+#include "data/image_folder.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -64,11 +65,36 @@ cv::Size probe_image_size(const std::string& b) {
   return {0, 0};
 }
 
-bool has_image_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".webp";
+std::string truncation_problem(const std::string& b) {
+  if (b.size() >= 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
+    // The IEND chunk (type + 4-byte CRC) closes every complete PNG.
+    size_t iend = b.rfind("IEND");
+    if (iend == std::string::npos || iend + 8 > b.size()) return "truncated PNG (no IEND chunk)";
+    return "";
+  }
+  if (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8) {
+    // Skip the header segments (an EXIF thumbnail is a whole JPEG inside APP1) to the first
+    // start-of-scan; the image is complete only if an end-of-image marker follows it. Entropy-
+    // coded data never contains FF D9 (FF bytes are stuffed), so the first one is the real end.
+    size_t i = 2;
+    while (i + 4 <= b.size()) {
+      if (static_cast<unsigned char>(b[i]) != 0xFF) return "corrupt JPEG (bad marker)";
+      unsigned marker = static_cast<unsigned char>(b[i + 1]);
+      if (marker == 0xFF) { ++i; continue; }
+      if (marker == 0xD9) return "truncated JPEG (end of image before any scan)";
+      if (marker == 0xDA) {
+        if (b.find("\xFF\xD9", i + 2) == std::string::npos) return "truncated JPEG (no end-of-image marker)";
+        return "";
+      }
+      if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { i += 2; continue; }
+      i += 2 + big_endian(b, i + 2, 2);
+    }
+    return "truncated JPEG (no image data)";
+  }
+  return "";
 }
+
+bool has_image_extension(const fs::path& path) { return has_image_file_extension(path); }
 
 RgbImage read_rgb(const fs::path& path, const ImageReadOptions& options) {
   std::error_code ec;
@@ -85,6 +111,10 @@ RgbImage read_rgb(const fs::path& path, const ImageReadOptions& options) {
   if (static_cast<int64_t>(size.width) * size.height > options.max_pixels)
     fail("image '{}': {}x{} pixels exceeds the cap of {} (decompression bomb?)", path.string(), size.width,
          size.height, options.max_pixels);
+  // A truncated file decodes "successfully" with the missing part grey (libjpeg only warns on
+  // stderr), which would silently put damaged faces into a data set: refuse it instead.
+  std::string truncated = truncation_problem(bytes);
+  if (!truncated.empty()) fail("image '{}': {}", path.string(), truncated);
   cv::Mat raw;
   try {
     raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()),

@@ -29,8 +29,13 @@ RgbImage read_rgb(const std::filesystem::path& path, const ImageReadOptions& opt
 // Width and height from the file header alone (PNG, JPEG, BMP, WebP, GIF); {0, 0} if unknown.
 cv::Size probe_image_size(const std::string& bytes);
 
-// True for the extensions treated as images: jpg, jpeg, png, bmp, webp (any case).
+// True for the extensions treated as images: jpg, jpeg, png, bmp, webp (any case); the same
+// rule as data/image_folder.h's has_image_file_extension, which the core (no OpenCV) uses.
 bool has_image_extension(const std::filesystem::path& path);
+
+// Why the bytes of a PNG or JPEG are incomplete ("truncated JPEG (no end-of-image marker)"),
+// or "" when they look complete (or are another format). read_rgb refuses such files.
+std::string truncation_problem(const std::string& bytes);
 
 // Every image file under `root` (recursively, sorted), or `root` itself if it is a file.
 // Unreadable directories are reported through `warnings` and skipped.

@@ -1,0 +1,91 @@
+// face_aligner.h: one face per image -> a fixed-size crop with the landmarks where the model
+// expects them (OpenFace's alignment recipe, reimplemented).
+//
+// Recipe:
+//   1. dlib's HOG frontal face detector finds face boxes (the image upsampled `upsample` times
+//      first, so faces down to ~40 px are found at 1; each upsampling quadruples the cost).
+//   2. One box is chosen: the one whose centre is nearest the image centre (LFW/CelebA-style
+//      crops, where the labelled face is centred and bystanders are not) or the largest.
+//   3. dlib's 68-point shape predictor (iBUG 300-W indices) locates the landmarks in that box.
+//   4. An affine warp (OpenCV, bilinear, black outside the source) maps three landmarks exactly
+//      onto OpenFace's mean-face template, min-max normalised to [0,1] and scaled to the output
+//      size: the outer eye corners and nose tip {36, 45, 33} by default (what OpenFace's nn4
+//      models were trained with), or the inner eye corners and bottom lip {39, 42, 57}.
+//      At size 96 the outer eye corners land at (18.6, 16.2) and (75.7, 15.2), the nose tip at
+//      (47.5, 49.4).
+//   5. No face: `NoFace::skip` reports failure; `NoFace::centre_crop` returns a fixed centre crop
+//      (status fallback) so that an evaluation can still score every pair. The crop is the
+//      square that, for a face centred as in LFW's 250x250 crops, approximates the aligned
+//      geometry (see kFallbackCrop in face_aligner.cpp); the reason is always recorded.
+//
+// A FaceAligner holds a detector and a ~100 MB predictor: create one per thread (dlib's
+// detectors keep scratch state and are not thread-safe), reuse it for many images.
+// The constructor throws face::Error naming the predictor file when it cannot be loaded.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace face {
+
+enum class LandmarkSet { outer_eyes_and_nose, inner_eyes_and_bottom_lip };  // dlib 68-point indices {36,45,33} / {39,42,57}
+enum class FacePick { nearest_centre, largest };
+enum class NoFace { skip, centre_crop };
+
+struct AlignOptions {
+  int size = 96;                         // output side in pixels
+  LandmarkSet landmarks = LandmarkSet::outer_eyes_and_nose;
+  int upsample = 1;                      // HOG detector upsampling
+  FacePick pick = FacePick::nearest_centre;
+  NoFace no_face = NoFace::centre_crop;
+  std::string predictor = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+  std::string recipe() const;            // one line describing all of the above (recorded in manifests/packs/exports)
+};
+
+enum class AlignStatus { aligned, fallback, failed };
+
+struct AlignResult {
+  AlignStatus status;
+  cv::Mat face;                          // CV_8UC3 RGB, size x size (empty when failed)
+  int faces_found = 0;
+  double detector_score = 0;
+  std::vector<cv::Point2f> landmarks;    // the 3 landmarks used, in source pixel coordinates
+  std::string reason;                    // why fallback/failed, e.g. "no face detected"
+};
+
+class FaceAligner {                      // one per thread (dlib detectors are not thread-safe)
+ public:
+  explicit FaceAligner(const AlignOptions& options = {});
+  ~FaceAligner();
+  FaceAligner(FaceAligner&&) noexcept;
+  FaceAligner& operator=(FaceAligner&&) noexcept;
+
+  AlignResult align(const cv::Mat& rgb);  // rgb: CV_8UC3 RGB of any size
+
+  const AlignOptions& options() const { return options_; }
+
+ private:
+  struct Models;
+  AlignOptions options_;
+  std::unique_ptr<Models> models_;
+};
+
+// The dlib 68-point indices of a landmark set, in the order they are mapped.
+std::array<int, 3> landmark_indices(LandmarkSet set);
+
+// Where those landmarks land in a `size` x `size` aligned crop (OpenFace's MINMAX_TEMPLATE x size).
+std::array<cv::Point2f, 3> template_points(LandmarkSet set, int size);
+
+// Names used by command lines, manifests and recipes, and their parsers (face::Error on unknown).
+std::string to_string(LandmarkSet set);    // "outer" / "inner"
+std::string to_string(FacePick pick);      // "centre" / "largest"
+std::string to_string(NoFace no_face);     // "skip" / "centre-crop"
+std::string to_string(AlignStatus status);  // "aligned" / "fallback" / "failed"
+LandmarkSet parse_landmark_set(const std::string& name);
+FacePick parse_face_pick(const std::string& name);
+NoFace parse_no_face(const std::string& name);
+
+}  // namespace face
