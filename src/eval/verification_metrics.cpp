@@ -89,11 +89,39 @@ double accuracy_at(const std::vector<double>& d, const std::vector<bool>& same, 
   return n ? double(correct) / n : 0.0;
 }
 
+std::vector<int> contiguous_folds(size_t n, int folds) {
+  if (folds < 1 || n < static_cast<size_t>(folds)) fail("verification_metrics: {} pairs cannot make {} folds", n, folds);
+  // Contiguous blocks in list order, as LFW's pairs.txt lists its folds; when `folds` does not
+  // divide n, the first n % folds blocks are one pair larger (scikit-learn's KFold, which
+  // davidsandberg/facenet uses).
+  std::vector<int> fold_of(n);
+  size_t base = n / folds, extra = n % folds, i = 0;
+  for (int f = 0; f < folds; ++f)
+    for (size_t k = 0; k < base + (static_cast<size_t>(f) < extra); ++k) fold_of[i++] = f;
+  return fold_of;
+}
+
 VerificationMetrics verification_metrics(const std::vector<double>& d, const std::vector<bool>& same, int folds,
                                          const std::vector<double>& far_targets) {
+  if (folds < 2) fail("verification_metrics: {} folds; cross-validation needs at least 2", folds);
+  return verification_metrics(d, same, contiguous_folds(d.size(), folds), far_targets);
+}
+
+VerificationMetrics verification_metrics(const std::vector<double>& d, const std::vector<bool>& same,
+                                         const std::vector<int>& fold_of, const std::vector<double>& far_targets) {
   size_t n = d.size();
   if (same.size() != n) fail("verification_metrics: {} distances but {} labels", n, same.size());
-  if (folds < 2 || n < static_cast<size_t>(folds)) fail("verification_metrics: {} pairs cannot make {} folds", n, folds);
+  if (fold_of.size() != n) fail("verification_metrics: {} distances but {} fold labels", n, fold_of.size());
+  int folds = 0;
+  for (int f : fold_of) {
+    if (f < 0) fail("verification_metrics: negative fold label {}", f);
+    folds = std::max(folds, f + 1);
+  }
+  std::vector<int64_t> fold_size(folds, 0);
+  for (int f : fold_of) fold_size[f]++;
+  if (folds < 2) fail("verification_metrics: {} fold(s); cross-validation needs at least 2", folds);
+  for (int f = 0; f < folds; ++f)
+    if (fold_size[f] == 0) fail("verification_metrics: fold {} of {} has no pairs", f, folds);
   for (double x : d)
     if (!std::isfinite(x)) fail("verification_metrics: a distance is not finite");
 
@@ -101,20 +129,20 @@ VerificationMetrics verification_metrics(const std::vector<double>& d, const std
   std::vector<double> accuracies;
   std::vector<std::vector<double>> vals(far_targets.size()), fars(far_targets.size());
   for (int f = 0; f < folds; ++f) {
-    // Contiguous equal blocks (the remainder goes to the last fold), as in LFW's pairs.txt.
-    size_t begin = n * f / folds, end = n * (f + 1) / folds;
     std::vector<bool> test(n, false), train(n, true);
-    for (size_t i = begin; i < end; ++i) test[i] = true, train[i] = false;
+    for (size_t i = 0; i < n; ++i)
+      if (fold_of[i] == f) test[i] = true, train[i] = false;
     double threshold = best_accuracy_threshold(d, same, train).threshold;
     double accuracy = accuracy_at(d, same, threshold, test);
-    m.folds.push_back({threshold, accuracy, static_cast<int64_t>(end - begin)});
+    m.folds.push_back({threshold, accuracy, fold_size[f]});
     accuracies.push_back(accuracy);
 
     Sweep train_sweep(d, same, train);
     for (size_t t = 0; t < far_targets.size(); ++t) {
       double thr = threshold_at_far(train_sweep, far_targets[t]);
       int64_t ta = 0, fa = 0, ns = 0, nd = 0;
-      for (size_t i = begin; i < end; ++i) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!test[i]) continue;
         bool accept = d[i] < thr;
         if (same[i]) ns++, ta += accept;
         else nd++, fa += accept;

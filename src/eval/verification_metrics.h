@@ -7,7 +7,9 @@
 // considered and ties are never cut through.
 //
 //   k-fold accuracy   pairs are split into `folds` contiguous, equal blocks (LFW's pairs.txt lists
-//                     its 10 folds in order); for each fold the threshold with the best accuracy on
+//                     its 10 folds in order; when `folds` does not divide the count, the first
+//                     count % folds blocks get one pair more, like scikit-learn's KFold, which
+//                     facenet uses); for each fold the threshold with the best accuracy on
 //                     the OTHER folds (the smallest such, on ties) is applied to the fold itself.
 //                     Reported: mean and (population) standard deviation over folds.
 //   VAL@FAR           per fold, the largest threshold whose false-accept rate on the other folds is
@@ -51,6 +53,16 @@ struct VerificationMetrics {
 // fold's complement; fails (face::Error) on mismatched sizes or fewer pairs than folds.
 VerificationMetrics verification_metrics(const std::vector<double>& distances, const std::vector<bool>& same,
                                          int folds = 10, const std::vector<double>& far_targets = {1e-3, 1e-2});
+
+// The same with the folds given: `fold_of[i]` (0..k-1, every fold non-empty, k >= 2) is pair i's
+// fold, e.g. read from LFW's pairs.txt, so that leaving out pairs (missing images) never moves a
+// pair into another fold.
+VerificationMetrics verification_metrics(const std::vector<double>& distances, const std::vector<bool>& same,
+                                         const std::vector<int>& fold_of,
+                                         const std::vector<double>& far_targets = {1e-3, 1e-2});
+
+// The fold labels the first overload uses: `folds` contiguous blocks, the first n % folds one larger.
+std::vector<int> contiguous_folds(size_t n, int folds);
 
 // The best-accuracy threshold over the pairs selected by `mask` (all when empty), and its accuracy.
 struct ThresholdChoice {
