@@ -25,7 +25,7 @@ echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(
 
 # The first N LFW images (sorted), linked into a scratch tree so align sees <identity>/<image>.
 mkdir -p "$WORK/raw"
-(cd "$DATA/lfw/deepfunneled" && find . -name '*.jpg' | sort | head -n "$N") | while read -r f; do
+(cd "$DATA/lfw/deepfunneled" && find . -name '*.jpg' | sort | sed -n "1,${N}p") | while read -r f; do
   mkdir -p "$WORK/raw/$(dirname "$f")"
   ln -s "$(realpath "$DATA/lfw/deepfunneled/$f")" "$WORK/raw/$f"
 done

@@ -60,7 +60,7 @@ TEST(AlignTool, BadInputIsRecordedNamedAndDoesNotStopTheRun) {
   test::TempDir in, out;
   write_bad_tree(in.path);
   auto r = test::run_command(test::tool("align").string() + " " + quoted(in.path) + " " + quoted(out.path) +
-                             " --threads 2 --upsample 0");
+                             " --threads 1 --upsample 0");
   ASSERT_EQ(r.status, 0) << r.output;
   json header;
   auto rows = manifest_rows(out / "align_manifest.jsonl", &header);
@@ -125,6 +125,10 @@ TEST(AlignTool, ExitStatusIsNonZeroOnlyWhenNothingIsProcessedOrWritable) {
   auto blocked = test::run_command(align + quoted(in / "good") + " " + quoted(out / "file/sub"));
   EXPECT_EQ(blocked.status, 1) << blocked.output;
   EXPECT_NE(blocked.output.find("file/sub"), std::string::npos) << blocked.output;
+  // The landmark model is missing -> 1, naming it.
+  auto no_model = test::run_command(align + quoted(in / "good") + " " + quoted(out / "e") + " --predictor /nonexistent/sp.dat");
+  EXPECT_EQ(no_model.status, 1) << no_model.output;
+  EXPECT_NE(no_model.output.find("/nonexistent/sp.dat"), std::string::npos) << no_model.output;
   // A flat folder of good images -> 0.
   auto flat = test::run_command(align + quoted(in / "good") + "/ " + quoted(out / "d"));
   EXPECT_EQ(flat.status, 0) << flat.output;

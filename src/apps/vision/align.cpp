@@ -201,18 +201,30 @@ int run(const Settings& s) {
   fmt::print(stderr, "align: {} images under '{}', {} already aligned (kept), {} to do with {} worker(s)\n  recipe {}\n",
              items.size(), s.input.string(), items.size() - todo.size(), todo.size(), s.workers, s.align.recipe());
 
-  std::vector<face::FaceAligner> aligners;
-  for (int w = 0; w < s.workers; ++w) aligners.emplace_back(s.align);
-
   std::mutex rows_mutex;
   std::atomic<size_t> next{0}, done{0};
   std::atomic<bool> write_failed{false};
+  std::string setup_error;  // a worker's aligner could not be created (e.g. predictor missing)
   std::vector<std::thread> threads;
   for (int w = 0; w < s.workers; ++w) {
-    threads.emplace_back([&, w] {
+    threads.emplace_back([&] {
+      // Each worker loads its own detector and ~100 MB landmark model (in parallel with the
+      // others), and only once it has an image to align.
+      std::unique_ptr<face::FaceAligner> aligner;
       for (size_t k; (k = next++) < todo.size();) {
+        if (!aligner) {
+          try {
+            aligner = std::make_unique<face::FaceAligner>(s.align);
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(rows_mutex);
+            setup_error = e.what();
+            next = todo.size();  // stop every worker
+            done = todo.size();
+            return;
+          }
+        }
         bool failed_write = false;
-        json row = align_one(aligners[w], items[todo[k]], s, failed_write);
+        json row = align_one(*aligner, items[todo[k]], s, failed_write);
         if (failed_write) write_failed = true;
         {
           std::lock_guard<std::mutex> lock(rows_mutex);
@@ -243,6 +255,7 @@ int run(const Settings& s) {
   }
   for (auto& t : threads) t.join();
   progress.finish();
+  if (!setup_error.empty()) face::fail("{}", setup_error);
 
   json counts = count_rows(rows);
   face::write_file_atomic(s.manifest, manifest_text(s, rows, counts));
