@@ -37,7 +37,8 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& roots, const s
     try {
       for (const auto& file : face::list_images(root, &warnings)) {
         bool is_dir = fs::is_directory(root);
-        inputs.push_back({file, is_dir ? fs::relative(file, root).string() : file.string()});
+        // lexically: fs::relative would follow a linked image to its target and misname it.
+        inputs.push_back({file, is_dir ? file.lexically_relative(root).string() : file.string()});
       }
     } catch (const face::Error& e) {
       fmt::print(stderr, "warning: {}\n", e.what());
