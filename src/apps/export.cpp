@@ -26,9 +26,16 @@ double threshold_from_report(const std::string& report) {
   } catch (const nlohmann::json::exception& e) {
     face::fail("--report '{}' is not valid JSON: {}", report, e.what());
   }
-  if (!json.is_object() || !json.contains("best_threshold") || !json["best_threshold"].is_number())
+  // evaluate writes {"metrics": {"distance": "l2", "best_threshold": t, ...}, ...}; a bare
+  // {"best_threshold": t} is accepted too.
+  const nlohmann::json* metrics = &json;
+  if (json.is_object() && json.contains("metrics") && json["metrics"].is_object()) metrics = &json["metrics"];
+  if (!metrics->is_object() || !metrics->contains("best_threshold") || !(*metrics)["best_threshold"].is_number())
     face::fail("--report '{}' has no numeric \"best_threshold\" (is it evaluate's report?)", report);
-  return json["best_threshold"].get<double>();
+  if (metrics->contains("distance") && (*metrics)["distance"] != "l2" && (*metrics)["distance"] != "squared_l2")
+    face::fail("--report '{}': its threshold is on the {} distance; verify and identify use the squared L2 distance "
+               "(run evaluate with --distance l2)", report, (*metrics)["distance"].dump());
+  return (*metrics)["best_threshold"].get<double>();
 }
 
 }  // namespace

@@ -97,6 +97,19 @@ TEST(Export, ProgramReadsThresholdFromEvaluateReportAndNamesBadInput) {
   ASSERT_EQ(ok.status, 0) << ok.output;
   EXPECT_DOUBLE_EQ(torch::jit::load((dir / "m.pt").string()).attr("threshold").toDouble(), 1.07);
 
+  // evaluate's own layout: the threshold inside "metrics", with its distance.
+  test::write_text(dir / "eval2.json", R"({"metrics": {"distance": "l2", "best_threshold": 0.93}})");
+  ok = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {} --threads 1", exe,
+                                     (dir / "ckpt.pt").string(), (dir / "m.pt").string(), (dir / "eval2.json").string()));
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_DOUBLE_EQ(torch::jit::load((dir / "m.pt").string()).attr("threshold").toDouble(), 0.93);
+  test::write_text(dir / "cos.json", R"({"metrics": {"distance": "cosine", "best_threshold": 0.4}})");
+  auto cosine = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe,
+                                              (dir / "ckpt.pt").string(), (dir / "m5.pt").string(),
+                                              (dir / "cos.json").string()));
+  EXPECT_NE(cosine.status, 0);
+  EXPECT_NE(cosine.output.find("cosine"), std::string::npos) << cosine.output;
+
   test::write_text(dir / "bad.json", R"({"accuracy": 0.5})");
   auto no_key = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe, (dir / "ckpt.pt").string(),
                                               (dir / "m2.pt").string(), (dir / "bad.json").string()));
@@ -113,8 +126,7 @@ TEST(Export, ProgramReadsThresholdFromEvaluateReportAndNamesBadInput) {
                                             (dir / "junk.pt").string(), (dir / "m4.pt").string()));
   EXPECT_NE(junk.status, 0);
   EXPECT_NE(junk.output.find("junk.pt"), std::string::npos) << junk.output;
-  EXPECT_FALSE(std::filesystem::exists(dir / "m2.pt") || std::filesystem::exists(dir / "m3.pt") ||
-               std::filesystem::exists(dir / "m4.pt"));
+  for (auto never : {"m2.pt", "m3.pt", "m4.pt", "m5.pt"}) EXPECT_FALSE(std::filesystem::exists(dir / never)) << never;
 }
 
 TEST(Export, NonTorchScriptFileIsNamedWhenReadingMetadata) {

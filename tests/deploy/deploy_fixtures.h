@@ -11,14 +11,28 @@
 namespace face::test {
 
 // An exported random-weights model (threshold `threshold`), as verify/identify load them.
-inline std::filesystem::path exported_model(const TempDir& dir, uint64_t seed, double threshold = 0.5) {
-  auto path = dir / fmt::format("model{}.pt", seed);
+// Exported once per test process (tracing and the export's own check take seconds) and shared.
+inline std::filesystem::path exported_model(uint64_t seed, double threshold = 0.5) {
+  static TempDir models;
+  auto path = models / fmt::format("model{}_{}.pt", seed, threshold);
   if (!std::filesystem::exists(path)) {
     Nn4 model(Nn4Options("nn4.small2").seed(seed));
     ExportOptions o;
     o.threshold = threshold;
     o.source = "test";
     export_model(model, path, o);
+  }
+  return path;
+}
+
+// A random-weights model file (a checkpoint without trainer state): quick to write, and it
+// records no threshold, so commands using it pass --threshold.
+inline std::filesystem::path model_file(uint64_t seed) {
+  static TempDir models;
+  auto path = models / fmt::format("ckpt{}.pt", seed);
+  if (!std::filesystem::exists(path)) {
+    Nn4 model(Nn4Options("nn4.small2").seed(seed));
+    save_model_file(path, model);
   }
   return path;
 }

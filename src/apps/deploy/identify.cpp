@@ -127,12 +127,12 @@ int enroll_dir(const Common& c, const std::string& dir) {
 int query(const Common& c, std::string image, int64_t top, std::optional<double> threshold, const std::string& index,
           const face::FaissOptions& faiss, bool json) {
   Session s = open_session(c);
-  double t = face::resolve_threshold(*s.embedder, threshold, c.model);
   face::Gallery gallery(c.gallery);
   if (gallery.model().fingerprint != s.embedder->fingerprint())
     face::fail("gallery '{}' holds embeddings of model {} ({}), the given model is {} ({}); refusing to mix models",
                c.gallery, gallery.model().fingerprint, gallery.model().description, s.embedder->fingerprint(),
                s.embedder->description());
+  double t = face::resolve_threshold(*s.embedder, threshold, c.model);
   std::vector<std::string> files = {image};
   torch::Tensor e = embed_files(s, files, /*strict=*/true, c.batch);
   face::Searcher searcher(gallery, face::make_index(index, torch::Device(c.device), faiss));

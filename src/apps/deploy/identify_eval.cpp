@@ -9,7 +9,7 @@
 // a single image are never enrolled; they are the open-set probes, and the rejection rate is the
 // share of them whose nearest enrolled face is farther than the threshold ("unknown"), the
 // correct answer for them. Also reported: the share of known probes that are both accepted
-// (within the threshold) and correctly identified at rank 1.
+// (below the threshold) and correctly identified at rank 1.
 // The report (JSON, with run_info, model, threshold and protocol) goes to --out and stdout.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

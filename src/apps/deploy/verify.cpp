@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   app.add_option("A", a, "first image")->required();
   app.add_option("B", b, "second image")->required();
   app.add_option("--model", model, "exported model (or checkpoint)")->capture_default_str();
-  auto* t = app.add_option("--threshold", threshold, "squared L2 distance at or below which faces match");
+  auto* t = app.add_option("--threshold", threshold, "squared L2 distance below which faces match");
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
       warm.push_back(ms_since(t0));
     }
     std::sort(warm.begin(), warm.end());
-    bool same = verdict.distance <= threshold;
+    bool same = verdict.distance < threshold;  // strictly below, as evaluate chose it
 
     if (json) {
       nlohmann::json out = {{"a", a}, {"b", b}, {"distance", verdict.distance}, {"distance_kind", "squared_l2"},

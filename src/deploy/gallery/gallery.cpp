@@ -91,8 +91,9 @@ int64_t Gallery::enroll(const std::string& name, const std::vector<std::string>&
   if (name.empty()) fail("gallery '{}': a person needs a non-empty name", path().string());
   if (embeddings.dim() != 2 || embeddings.size(1) != model_.embedding_dim ||
       embeddings.size(0) != static_cast<int64_t>(sources.size()))
-    fail("gallery '{}': {} embeddings of shape {} for {} images (expected {}-d)", path().string(), name,
-         fmt::format("{}", embeddings.sizes()), sources.size(), model_.embedding_dim);
+    fail("gallery '{}': '{}': {}-d embeddings of {} rows for {} images (expected {}-d, one per image)", path().string(),
+         name, embeddings.dim() == 2 ? embeddings.size(1) : -1, embeddings.dim() >= 1 ? embeddings.size(0) : 0,
+         sources.size(), model_.embedding_dim);
   torch::Tensor rows = embeddings.to(torch::kCPU, torch::kFloat32).contiguous();
   Transaction tx(*db_);
   Statement find(*db_, "SELECT id FROM people WHERE name = ?");

@@ -73,7 +73,7 @@ class FaissIvfIndex : public SearchIndex {
     auto q = queries.to(torch::kCPU, torch::kFloat32).contiguous();
     RowHits hits{torch::empty({q.size(0), k}), torch::empty({q.size(0), k}, torch::kInt64)};
     index_->search(q.size(0), q.data_ptr<float>(), k, hits.distances.data_ptr<float>(),
-                   reinterpret_cast<faiss::idx_t*>(hits.rows.data_ptr<int64_t>()));
+                   reinterpret_cast<faiss::Index::idx_t*>(hits.rows.data_ptr<int64_t>()));
     hits.distances.masked_fill_(hits.rows < 0, INFINITY);
     return hits;
   }

@@ -15,7 +15,7 @@ std::vector<Identification> Searcher::identify(const torch::Tensor& embeddings, 
   std::vector<Identification> out(ranked.size());
   for (size_t q = 0; q < ranked.size(); ++q) {
     for (const auto& m : ranked[q]) out[q].candidates.push_back({contents_.names[m.person], m.distance});
-    out[q].known = !out[q].candidates.empty() && out[q].candidates[0].distance <= threshold;
+    out[q].known = !out[q].candidates.empty() && out[q].candidates[0].distance < threshold;
   }
   return out;
 }

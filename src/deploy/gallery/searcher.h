@@ -19,7 +19,7 @@ struct Candidate {
 
 struct Identification {
   std::vector<Candidate> candidates;  // nearest first, at most top_k
-  bool known = false;                 // candidates[0].distance <= threshold
+  bool known = false;                 // candidates[0].distance < threshold
 };
 
 class Searcher {
