@@ -2,6 +2,10 @@
 //
 //   export --checkpoint CKPT --out model.pt (--threshold T | --report eval.json)
 //          [--align-recipe TEXT] [--training-run ID]
+//   export --untrained nn4.small2 [--seed S] --out model.pt --threshold T
+//
+// --untrained exports randomly initialised weights, for testing and timing deployment pipelines
+// before a model is trained; the export records training_run "untrained (seed S)".
 //
 // The verification threshold comes from `evaluate` (its JSON report's "best_threshold") or is
 // given directly; verify and identify use it unless told otherwise.
@@ -45,7 +49,11 @@ int main(int argc, char** argv) {
   std::string checkpoint, out, report, recipe, training_run;
   double threshold = 0;
   int threads = 0;
-  app.add_option("--checkpoint", checkpoint, "trainer checkpoint or model file")->required();
+  std::string untrained;
+  uint64_t seed = 0;
+  auto* ck = app.add_option("--checkpoint", checkpoint, "trainer checkpoint or model file");
+  auto* un = app.add_option("--untrained", untrained, "export random weights of this architecture (for tests)")->excludes(ck);
+  app.add_option("--seed", seed, "seed for --untrained")->needs(un);
   app.add_option("--out", out, "output TorchScript file")->required();
   auto* t = app.add_option("--threshold", threshold, "verification threshold (squared L2 distance)");
   app.add_option("--report", report, "evaluate's JSON report; its best_threshold is used")->excludes(t);
@@ -56,14 +64,23 @@ int main(int argc, char** argv) {
 
   try {
     face::configure_threads(threads);
+    if (checkpoint.empty() && untrained.empty()) face::fail("pass --checkpoint CKPT (or --untrained ARCH for tests)");
     if (report.empty() && !t->count()) face::fail("no verification threshold: pass --threshold T or --report eval.json");
     face::ExportOptions options;
     options.threshold = report.empty() ? threshold : threshold_from_report(report);
     options.align_recipe = recipe;
-    options.training_run = training_run.empty() ? "checkpoint " + face::file_fingerprint(checkpoint) : training_run;
-    options.source = checkpoint;
     if (recipe.empty()) fmt::print(stderr, "warning: no --align-recipe given; the export records it as 'unspecified'\n");
-    face::LoadedModel loaded = face::load_model_file(checkpoint);
+    face::LoadedModel loaded;
+    if (!untrained.empty()) {
+      fmt::print(stderr, "WARNING: exporting RANDOMLY INITIALISED {} weights (seed {}): for tests only\n", untrained, seed);
+      loaded.model = face::Nn4(face::Nn4Options(untrained).seed(seed));
+      options.training_run = fmt::format("untrained (seed {})", seed);
+      options.source = "untrained " + untrained;
+    } else {
+      loaded = face::load_model_file(checkpoint);
+      options.training_run = training_run.empty() ? "checkpoint " + face::file_fingerprint(checkpoint) : training_run;
+      options.source = checkpoint;
+    }
     face::ExportMetadata metadata = face::export_model(loaded.model, out, options);
     fmt::print("exported {} ({}-d, weights {}) -> {}, threshold {}, checked against the C++ model\n",
                metadata["arch"], metadata["embedding_dim"], metadata["weights_fingerprint"], out, metadata["threshold"]);
