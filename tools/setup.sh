@@ -20,7 +20,7 @@ done
 # --- system packages (Debian) --------------------------------------------------------------
 apt_pkgs=(cmake g++ make python3-venv libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev
           nlohmann-json3-dev libsqlite3-dev)
-[ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data)
+[ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data libfaiss-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -32,6 +32,12 @@ class Nn4Embedder : public Embedder {
   int64_t embedding_dim() const override { return loaded_.model->options().embedding_dim(); }
   std::string fingerprint() const override { return loaded_.fingerprint; }
   std::string description() const override { return description_; }
+  std::string metadata(const std::string& key) const override {
+    if (key == "arch") return loaded_.model->options().arch();
+    if (key == "embedding_dim") return std::to_string(loaded_.model->options().embedding_dim());
+    if (key == "weights_fingerprint") return loaded_.fingerprint;
+    return "";
+  }
 
  private:
   LoadedModel loaded_;
@@ -56,6 +62,14 @@ class ScriptEmbedder : public Embedder {
   int64_t embedding_dim() const override { return dim_; }
   std::string fingerprint() const override { return fingerprint_; }
   std::string description() const override { return "TorchScript " + path_; }
+  std::string metadata(const std::string& key) const override {
+    if (!module_.hasattr(key)) return "";
+    c10::IValue value = module_.attr(key);
+    if (value.isString()) return value.toStringRef();
+    if (value.isDouble()) return fmt::format("{}", value.toDouble());
+    if (value.isInt()) return std::to_string(value.toInt());
+    return "";
+  }
 
  private:
   torch::jit::Module module_;

@@ -22,6 +22,9 @@ class Embedder {
   virtual int64_t embedding_dim() const = 0;
   virtual std::string fingerprint() const = 0;  // identifies the weights
   virtual std::string description() const = 0;  // e.g. "nn4.small2 checkpoint run/ckpt.pt"
+  // What the model file records about itself (deploy/export.h: "threshold", "align_recipe",
+  // "arch", ...), as text; empty when it records no such key.
+  virtual std::string metadata(const std::string& key) const { return ""; }
 
   // Embeds any number of images in batches of `batch_size`.
   torch::Tensor embed_all(const torch::Tensor& images_uint8, int64_t batch_size = 64);

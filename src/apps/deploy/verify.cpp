@@ -1,0 +1,116 @@
+// verify: are two face images the same person? (1:1 verification)
+//
+//   verify A B [--model model.pt] [--threshold T] [--json] [--aligned] [--device cpu|cuda]
+//              [--threads N] [--repeat N]
+//
+// Aligns both images (the largest face of each, with a warning when there are several), embeds
+// them and compares the squared L2 distance with the threshold: --threshold, else the one the
+// exported model records (export --threshold/--report).
+// Exit status: 0 same person, 1 different people, 2 error (unreadable file, no face, bad model).
+// --repeat N re-runs the whole pair N more times in the same process and reports the warm
+// latency (for benchmarks; tools/bench_deploy.sh).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <torch/torch.h>
+
+#include "deploy/faces/face_source.h"
+#include "deploy/gallery/model_binding.h"
+#include "model/embedder.h"
+#include "util/error.h"
+#include "util/threads.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct Verdict {
+  double distance;
+  std::vector<std::string> warnings;
+};
+
+Verdict compare(face::FaceSource& faces, face::Embedder& embedder, const std::string& a, const std::string& b) {
+  face::LoadedFace fa = faces.load(a), fb = faces.load(b);
+  torch::Tensor e = embedder.embed(torch::stack({fa.image, fb.image}));
+  Verdict v{(e[0] - e[1]).pow(2).sum().item<double>(), fa.warnings};
+  v.warnings.insert(v.warnings.end(), fb.warnings.begin(), fb.warnings.end());
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto start = Clock::now();
+  CLI::App app{"Verify whether two face images show the same person"};
+  std::string a, b, model = "model.pt", device_name = "cpu";
+  double threshold = 0;
+  bool json = false, aligned = false;
+  int threads = 0, repeat = 0;
+  app.add_option("A", a, "first image")->required();
+  app.add_option("B", b, "second image")->required();
+  app.add_option("--model", model, "exported model (or checkpoint)")->capture_default_str();
+  auto* t = app.add_option("--threshold", threshold, "squared L2 distance below which faces match");
+  app.add_flag("--json", json, "print one JSON object");
+  app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
+  app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  app.add_option("--repeat", repeat, "time N further runs of the pair in this process")->check(CLI::NonNegativeNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  try {
+    face::configure_threads(threads);
+    torch::Device device(device_name);
+    if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", device_name);
+    auto embedder = face::load_embedder(model, device);
+    threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt, model);
+    face::FaceSource faces({aligned});
+    std::vector<std::string> warnings;
+    std::string model_recipe = embedder->metadata("align_recipe");
+    if (!model_recipe.empty() && model_recipe != "unspecified" && !aligned && model_recipe != faces.recipe())
+      warnings.push_back(fmt::format("the model was trained on faces aligned with '{}', these are aligned with '{}'",
+                                     model_recipe, faces.recipe()));
+
+    Verdict verdict = compare(faces, *embedder, a, b);
+    double cold_ms = ms_since(start);
+    warnings.insert(warnings.end(), verdict.warnings.begin(), verdict.warnings.end());
+    std::vector<double> warm;
+    for (int i = 0; i < repeat; ++i) {
+      auto t0 = Clock::now();
+      compare(faces, *embedder, a, b);
+      warm.push_back(ms_since(t0));
+    }
+    std::sort(warm.begin(), warm.end());
+    bool same = verdict.distance < threshold;  // strictly below, as evaluate chose it
+
+    if (json) {
+      nlohmann::json out = {{"a", a}, {"b", b}, {"distance", verdict.distance}, {"distance_kind", "squared_l2"},
+                            {"threshold", threshold}, {"same", same}, {"model", embedder->description()},
+                            {"model_fingerprint", embedder->fingerprint()}, {"warnings", warnings},
+                            {"in_process_ms", cold_ms}};
+      if (!warm.empty()) out["warm_median_ms"] = warm[warm.size() / 2];
+      fmt::print("{}\n", out.dump());
+    } else {
+      for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+      fmt::print("distance {:.4f} (squared L2), threshold {:.4f}: {}\n", verdict.distance, threshold,
+                 same ? "SAME person" : "DIFFERENT people");
+      if (!warm.empty())
+        fmt::print("timing: first pair {:.1f} ms after start (model load included), warm median {:.1f} ms over {}\n",
+                   cold_ms, warm[warm.size() / 2], warm.size());
+    }
+    return same ? 0 : 1;
+  } catch (const std::exception& e) {
+    if (json) fmt::print("{}\n", nlohmann::json{{"error", e.what()}}.dump());
+    fmt::print(stderr, "verify: error: {}\n", e.what());
+    return 2;
+  }
+}

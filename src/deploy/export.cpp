@@ -1,0 +1,137 @@
+#include "deploy/export.h"
+
+#include <torch/csrc/jit/frontend/tracer.h>
+
+#include <cmath>
+#include <set>
+
+#include "data/normalisation.h"
+#include "model/model_file.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/run_info.h"
+
+namespace face {
+
+namespace {
+
+constexpr const char* kMetadataFile = "facenet.json";
+
+// TorchScript attribute names must be identifiers: "features.0.weight" -> "features_0_weight".
+std::string attribute_name(const std::string& dotted) {
+  std::string name = dotted;
+  for (char& c : name)
+    if (c == '.') c = '_';
+  return name;
+}
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
+        else out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Values that are JSON numbers (or nested JSON) are written bare, the rest as strings.
+std::string metadata_json(const ExportMetadata& metadata) {
+  static const std::set<std::string> raw = {"embedding_dim", "input_size", "threshold", "export_info"};
+  std::string out = "{";
+  for (const auto& [key, value] : metadata) {
+    if (out.size() > 1) out += ", ";
+    out += json_string(key) + ": " + (raw.count(key) ? value : json_string(value));
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+torch::jit::Module trace_model(Nn4& model, int64_t example_batch) {
+  model->to(torch::kCPU);
+  model->eval();
+  torch::jit::Module module(c10::QualifiedName("__torch__.facenet.Nn4Embedder"));
+  // The same tensors as the C++ model's: the tracer recognises them and reads them from `self`.
+  for (const auto& p : model->named_parameters()) module.register_parameter(attribute_name(p.key()), p.value(), false);
+  for (const auto& b : model->named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
+
+  torch::NoGradGuard no_grad;
+  torch::Tensor example = torch::rand({example_batch, 3, kInputSize, kInputSize});
+  auto traced = torch::jit::tracer::trace(
+      {example}, [&](torch::jit::Stack inputs) { return torch::jit::Stack{model->forward(inputs[0].toTensor())}; },
+      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/true, /*force_outplace=*/false,
+      &module, {"images"});
+  auto graph = traced.first->graph;
+  auto* function = module._ivalue()->compilation_unit()->create_function(
+      c10::QualifiedName(*module.type()->name(), "forward"), graph);
+  module.type()->addMethod(function);
+  module.eval();
+  return module;
+}
+
+ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const ExportOptions& options) {
+  if (!std::isfinite(options.threshold) || options.threshold <= 0 || options.threshold >= 4)
+    fail("export: threshold {} is not a squared L2 distance between unit embeddings (0 < t < 4)", options.threshold);
+  torch::jit::Module module = trace_model(model, options.example_batch);
+
+  ExportMetadata metadata = {
+      {"format", "facenet-cpp export 1"},
+      {"arch", model->options().arch()},
+      {"embedding_dim", std::to_string(model->options().embedding_dim())},
+      {"input_size", std::to_string(kInputSize)},
+      {"input_format", "float32 (m, 3, 96, 96) RGB in [0, 1] (uint8 / 255, no mean subtraction)"},
+      {"align_recipe", options.align_recipe.empty() ? "unspecified" : options.align_recipe},
+      {"distance", kDistanceName},
+      {"threshold", fmt::format("{}", options.threshold)},
+      {"weights_fingerprint", weights_fingerprint(*model)},
+      {"training_run", options.training_run.empty() ? "unknown" : options.training_run},
+      {"source", options.source},
+      {"export_info", run_info_json()},
+  };
+  for (const auto& [key, value] : metadata) {
+    if (key == "embedding_dim" || key == "input_size")
+      module.register_attribute(key, c10::IntType::get(), static_cast<int64_t>(std::stoll(value)));
+    else if (key == "threshold")
+      module.register_attribute(key, c10::FloatType::get(), options.threshold);
+    else
+      module.register_attribute(key, c10::StringType::get(), value);
+  }
+  torch::jit::ExtraFilesMap extra = {{kMetadataFile, metadata_json(metadata)}};
+  write_atomic(path, [&](const std::filesystem::path& tmp) { module.save(tmp.string(), extra); });
+
+  // Round trip: the file, as any reader loads it, must compute what the C++ model computes, on
+  // a batch size other than the traced one.
+  torch::jit::Module loaded = torch::jit::load(path.string(), torch::kCPU);
+  loaded.eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor probe = torch::rand({options.example_batch + 1, 3, kInputSize, kInputSize});
+  torch::Tensor expected = model->forward(probe);
+  torch::Tensor got = loaded.forward({probe}).toTensor();
+  double error = (got - expected).abs().max().item<double>();
+  if (!got.sizes().equals(expected.sizes()) || error > 1e-5) {
+    std::filesystem::remove(path);
+    fail("export: '{}' does not reproduce the C++ model (max difference {}); removed", path.string(), error);
+  }
+  return metadata;
+}
+
+std::string read_export_metadata_json(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());
+  torch::jit::ExtraFilesMap extra = {{kMetadataFile, ""}};
+  try {
+    torch::jit::load(path.string(), torch::kCPU, extra);
+  } catch (const c10::Error& e) {
+    fail("'{}' is not a TorchScript module: {}", path.string(), e.what_without_backtrace());
+  }
+  if (extra[kMetadataFile].empty()) fail("'{}' is a TorchScript module but not a facenet-cpp export (no {})", path.string(), kMetadataFile);
+  return extra[kMetadataFile];
+}
+
+}  // namespace face
