@@ -145,6 +145,9 @@ TEST(EvaluateTool, BadArgumentsAndMalformedListsAreNamed) {
                                                              (dir / "ok.csv").string(), dir.path.string())));
   EXPECT_NE(bad_distance.status, 0);
   EXPECT_NE(bad_distance.output.find("manhattan"), std::string::npos) << bad_distance.output;
+  auto both = test::run_command(evaluate(fmt::format("--pairs {} --embeddings e.npy --model pixel", (dir / "ok.csv").string())));
+  EXPECT_NE(both.status, 0);
+  EXPECT_NE(both.output.find("exclude each other"), std::string::npos) << both.output;
 }
 
 TEST(EvaluateTool, PrecomputedEmbeddingsScoreLikeTheModelItself) {

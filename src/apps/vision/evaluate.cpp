@@ -185,6 +185,8 @@ int run(const Options& o) {
   face::configure_threads(o.threads);
   face::DistanceKind distance = face::parse_distance(o.distance);
   if (o.embeddings.empty() == o.images.empty()) face::fail("give exactly one of --images DIR and --embeddings FILE.npy");
+  if (o.embeddings.size() && o.model.size())
+    face::fail("--model and --embeddings exclude each other: the embeddings already come from a model");
   if (o.images.size() && o.model.empty())
     face::fail("--model is required with --images (a checkpoint, a TorchScript file, 'pixel' or 'random')");
   if (o.roc_scale != "log" && o.roc_scale != "linear") face::fail("--roc-far-scale must be log or linear");
