@@ -1,0 +1,192 @@
+// The evaluate program end to end: generated identities scored with a CSV pair list, the report
+// and plot it writes, missing and unreadable images, malformed lists, precomputed embeddings, and
+// the pixel baseline on real LFW pairs.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <random>
+
+#include "test_support.h"
+#include "util/atomic_file.h"
+
+using namespace face;
+using nlohmann::json;
+
+namespace {
+
+// `people` identities x `per_person` images: each identity a smooth random pattern, each image of
+// it the pattern plus noise and a brightness change. Returns the CSV pair list text: every
+// same-identity pair and as many different-identity pairs.
+std::string make_identities(const std::filesystem::path& root, int people, int per_person) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> brightness(1.0f, 0.1f);
+  for (int p = 0; p < people; ++p) {
+    cv::Mat small(6, 6, CV_8UC3), base;
+    cv::randu(small, 0, 255);
+    cv::resize(small, base, {96, 96}, 0, 0, cv::INTER_CUBIC);
+    for (int i = 0; i < per_person; ++i) {
+      cv::Mat noise(96, 96, CV_8UC3), img;
+      cv::randn(noise, 0, 25);
+      base.convertTo(img, CV_8UC3, brightness(rng));
+      img += noise;
+      auto path = root / fmt::format("p{}/p{}_{}.png", p, p, i);
+      std::filesystem::create_directories(path.parent_path());
+      EXPECT_TRUE(cv::imwrite(path.string(), img));
+    }
+  }
+  std::string csv = "path1,path2,same\n";
+  int same = 0;
+  for (int p = 0; p < people; ++p)
+    for (int i = 0; i < per_person; ++i)
+      for (int j = i + 1; j < per_person; ++j, ++same) csv += fmt::format("p{0}/p{0}_{1}.png,p{0}/p{0}_{2}.png,1\n", p, i, j);
+  for (int k = 0; k < same; ++k) {
+    int p = k % people, q = (p + 1 + k / people) % people;
+    if (q == p) q = (q + 1) % people;
+    csv += fmt::format("p{0}/p{0}_{1}.png,p{2}/p{2}_{3}.png,0\n", p, k % per_person, q, (k + 1) % per_person);
+  }
+  return csv;
+}
+
+std::string evaluate(const std::string& args) {
+  return fmt::format("{} {} --threads 1", test::tool("evaluate").string(), args);
+}
+
+json read_json(const std::filesystem::path& p) { return json::parse(read_file(p)); }
+
+}  // namespace
+
+TEST(EvaluateTool, PixelBaselineSeparatesGeneratedIdentitiesAndWritesEverything) {
+  test::TempDir dir;
+  test::write_text(dir / "pairs.csv", make_identities(dir / "imgs", 6, 3));  // 18 same + 18 different
+  auto r = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model pixel --folds 3 --out {}",
+                                                  (dir / "pairs.csv").string(), (dir / "imgs").string(),
+                                                  (dir / "out").string())));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("accuracy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("VAL@FAR=1e-3"), std::string::npos) << r.output;
+
+  json j = read_json(dir / "out/report.json");
+  EXPECT_EQ(j["model"]["kind"], "pixel");
+  EXPECT_EQ(j["pairs"]["format"], "csv");
+  EXPECT_EQ(j["pairs"]["listed"], 36);
+  EXPECT_EQ(j["pairs"]["scored"], 36);
+  EXPECT_EQ(j["pairs"]["skipped"], 0);
+  EXPECT_EQ(j["pairs"]["checksum"].get<std::string>().size(), 16u);
+  EXPECT_EQ(j["images"]["distinct"], 18);
+  EXPECT_EQ(j["images"]["embedded"], 18);
+  EXPECT_GE(j["metrics"]["accuracy_mean"].get<double>(), 0.9);
+  EXPECT_GE(j["metrics"]["auc"].get<double>(), 0.95);
+  EXPECT_EQ(j["metrics"]["distance"], "l2");
+  EXPECT_EQ(j["folds"].size(), 3u);
+  EXPECT_EQ(j["metrics"]["val"].size(), 2u);
+  EXPECT_TRUE(j["run_info"].contains("commit"));
+  EXPECT_TRUE(j["timings_s"].contains("total"));
+  EXPECT_FALSE(j["config"]["fingerprint"].get<std::string>().empty());
+
+  cv::Mat png = cv::imread((dir / "out/roc.png").string());
+  ASSERT_FALSE(png.empty());
+  EXPECT_EQ(png.cols, 900);
+  EXPECT_EQ(png.rows, 720);
+  std::string roc = read_file(dir / "out/roc.csv");
+  EXPECT_EQ(roc.rfind("threshold,far,tar\n", 0), 0u);
+  std::string scores = read_file(dir / "out/scores.csv");
+  EXPECT_EQ(std::count(scores.begin(), scores.end(), '\n'), 37);
+}
+
+TEST(EvaluateTool, MissingOrUnreadableImagesStopTheRunUnlessAllowed) {
+  test::TempDir dir;
+  test::write_text(dir / "pairs.csv", make_identities(dir / "imgs", 4, 3));
+  std::string base = fmt::format("--pairs {} --images {} --model pixel --folds 2 --out {}", (dir / "pairs.csv").string(),
+                                 (dir / "imgs").string(), (dir / "out").string());
+  test::write_text(dir / "imgs/p2/p2_0.png", "not a png");
+  auto corrupt = test::run_command(evaluate(base));
+  EXPECT_NE(corrupt.status, 0);
+  EXPECT_NE(corrupt.output.find("1 of 12 images could not be read"), std::string::npos) << corrupt.output;
+  EXPECT_NE(corrupt.output.find("p2_0.png"), std::string::npos) << corrupt.output;
+
+  std::filesystem::remove(dir / "imgs/p1/p1_2.png");
+  auto stopped = test::run_command(evaluate(base));
+  EXPECT_NE(stopped.status, 0);
+  EXPECT_NE(stopped.output.find("1 of 12 images"), std::string::npos) << stopped.output;
+  EXPECT_NE(stopped.output.find("p1/p1_2.png"), std::string::npos) << stopped.output;
+  EXPECT_NE(stopped.output.find("--allow-missing"), std::string::npos) << stopped.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/report.json"));
+
+  auto allowed = test::run_command(evaluate(base + " --allow-missing"));
+  ASSERT_EQ(allowed.status, 0) << allowed.output;
+  json j = read_json(dir / "out/report.json");
+  EXPECT_EQ(j["images"]["missing"], 1);
+  EXPECT_EQ(j["images"]["missing_examples"][0], "p1/p1_2.png");
+  EXPECT_EQ(j["images"]["unreadable"], 1);
+  EXPECT_NE(j["images"]["unreadable_examples"][0].get<std::string>().find("p2_0.png"), std::string::npos);
+  EXPECT_EQ(j["images"]["embedded"], 10);
+  EXPECT_GT(j["pairs"]["skipped"].get<int>(), 0);
+  EXPECT_EQ(j["pairs"]["scored"].get<int>() + j["pairs"]["skipped"].get<int>(), j["pairs"]["listed"].get<int>());
+}
+
+TEST(EvaluateTool, BadArgumentsAndMalformedListsAreNamed) {
+  test::TempDir dir;
+  test::write_text(dir / "bad.csv", "a.png,b.png,1\nc.png,d.png\n");
+  auto r = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model pixel", (dir / "bad.csv").string(),
+                                                  dir.path.string())));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find((dir / "bad.csv").string() + ":2"), std::string::npos) << r.output;
+
+  test::write_text(dir / "ok.csv", "a.png,b.png,1\n");
+  auto no_model = test::run_command(evaluate(fmt::format("--pairs {} --images {}", (dir / "ok.csv").string(), dir.path.string())));
+  EXPECT_NE(no_model.status, 0);
+  EXPECT_NE(no_model.output.find("--model"), std::string::npos) << no_model.output;
+  auto bad_distance = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model pixel --distance manhattan",
+                                                             (dir / "ok.csv").string(), dir.path.string())));
+  EXPECT_NE(bad_distance.status, 0);
+  EXPECT_NE(bad_distance.output.find("manhattan"), std::string::npos) << bad_distance.output;
+  auto both = test::run_command(evaluate(fmt::format("--pairs {} --embeddings e.npy --model pixel", (dir / "ok.csv").string())));
+  EXPECT_NE(both.status, 0);
+  EXPECT_NE(both.output.find("exclude each other"), std::string::npos) << both.output;
+}
+
+TEST(EvaluateTool, PrecomputedEmbeddingsScoreLikeTheModelItself) {
+  test::TempDir dir;
+  test::write_text(dir / "pairs.csv", make_identities(dir / "imgs", 4, 3));
+  auto embed = test::run_command(fmt::format("{} {} --out {} --seed 3 --threads 1", test::tool("embed").string(),
+                                             (dir / "imgs").string(), (dir / "e.npy").string()));
+  ASSERT_EQ(embed.status, 0) << embed.output;
+  auto from_model = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model random --seed 3 --folds 2 --out {}",
+                                                           (dir / "pairs.csv").string(), (dir / "imgs").string(),
+                                                           (dir / "a").string())));
+  ASSERT_EQ(from_model.status, 0) << from_model.output;
+  EXPECT_NE(from_model.output.find("RANDOMLY INITIALISED"), std::string::npos);
+  auto from_file = test::run_command(evaluate(fmt::format("--pairs {} --embeddings {} --folds 2 --out {}",
+                                                          (dir / "pairs.csv").string(), (dir / "e.npy").string(),
+                                                          (dir / "b").string())));
+  ASSERT_EQ(from_file.status, 0) << from_file.output;
+  json a = read_json(dir / "a/report.json"), b = read_json(dir / "b/report.json");
+  EXPECT_EQ(b["model"]["kind"], "embeddings");
+  EXPECT_EQ(a["model"]["kind"], "random");
+  EXPECT_NEAR(a["metrics"]["auc"].get<double>(), b["metrics"]["auc"].get<double>(), 1e-6);
+  EXPECT_NEAR(a["metrics"]["accuracy_mean"].get<double>(), b["metrics"]["accuracy_mean"].get<double>(), 1e-6);
+  EXPECT_NEAR(a["metrics"]["best_threshold"].get<double>(), b["metrics"]["best_threshold"].get<double>(), 1e-4);
+}
+
+TEST(EvaluateTool, PixelBaselineOnLfwIsAboveChance) {
+  FACE_REQUIRE_SHARED_DATA();
+  // View 1's test list (500 + 500 pairs) on deep-funneled images; the central half of each
+  // 250x250 image is roughly the face. Measured: see docs/evaluate.md.
+  test::TempDir dir;
+  auto lfw = test::shared_data() / "lfw";
+  auto r = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model pixel --centre-crop 0.5 --out {}",
+                                                  (lfw / "pairsDevTest.txt").string(), (lfw / "deepfunneled").string(),
+                                                  (dir / "out").string())));
+  ASSERT_EQ(r.status, 0) << r.output;
+  json j = read_json(dir / "out/report.json");
+  EXPECT_EQ(j["pairs"]["scored"], 1000);
+  double acc = j["metrics"]["accuracy_mean"].get<double>();
+  EXPECT_GT(acc, 0.58) << "pixel baseline should clear chance (0.5) clearly";
+  EXPECT_LT(acc, 0.80) << "pixel baseline should stay far below a trained nn4.small2 (~0.93)";
+  EXPECT_GT(j["metrics"]["auc"].get<double>(), 0.6);
+}
