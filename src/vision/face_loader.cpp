@@ -30,17 +30,31 @@ LoadedFaces load_faces(const std::vector<std::filesystem::path>& files, const Fa
   if (options.size < 1) fail("face size {} must be positive", options.size);
   if (options.centre_crop < 0 || options.centre_crop > 1)
     fail("centre crop {} must be in (0, 1] (or 0 for none)", options.centre_crop);
+  if (options.align && options.centre_crop > 0) fail("alignment and a centre crop exclude each other");
+  if (options.align && options.align->size != options.size)
+    fail("alignment size {} differs from the face size {}", options.align->size, options.size);
   int64_t n = static_cast<int64_t>(files.size());
   LoadedFaces out;
   out.images = torch::zeros({n, 3, options.size, options.size}, torch::kUInt8);
   out.errors.assign(files.size(), "");
-  std::atomic<int64_t> resized{0};
+  std::atomic<int64_t> resized{0}, fallback{0};
   std::mutex progress_mutex;
   at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    // parallel_for hands each thread one contiguous chunk, so this is one aligner per thread.
+    std::optional<FaceAligner> aligner;
+    if (options.align) aligner.emplace(*options.align);
     for (int64_t i = begin; i < end; ++i) {
       try {
         cv::Mat rgb = read_rgb(files[i]).rgb;
-        if (options.centre_crop > 0) rgb = central_square(rgb, options.centre_crop);
+        if (aligner) {
+          AlignResult aligned = aligner->align(rgb);
+          if (aligned.status == AlignStatus::failed)
+            fail("image '{}': alignment failed: {}", files[i].string(), aligned.reason);
+          if (aligned.status == AlignStatus::fallback) ++fallback;
+          rgb = aligned.face;
+        } else if (options.centre_crop > 0) {
+          rgb = central_square(rgb, options.centre_crop);
+        }
         if (rgb.cols != options.size || rgb.rows != options.size) ++resized;
         out.images[i].copy_(to_chw_tensor(rgb, options.size));
       } catch (const std::exception& e) {
@@ -53,6 +67,7 @@ LoadedFaces load_faces(const std::vector<std::filesystem::path>& files, const Fa
     }
   });
   out.resized = resized;
+  out.align_fallback = fallback;
   return out;
 }
 

@@ -1,30 +1,36 @@
 // face_loader.h: image files -> the uint8 (N, 3, 96, 96) tensor an Embedder takes, decoded in
 // parallel, every failure recorded per image instead of stopping the batch.
 //
-// Preparation, in order: decode to RGB (image_io.h); optionally keep only the central square
-// (`centre_crop`, a fraction of the shorter side: a cheap stand-in for alignment on roughly
-// centred crops such as LFW's deep-funneled images); resize to `size` if needed (counted, since an
-// aligned tree should already be `size` x `size`).
+// Preparation, in order: decode to RGB (image_io.h); then either align (`align`: the same recipe
+// as the `align` tool, one FaceAligner per worker thread; a face not found takes the recipe's
+// fallback and is counted) or optionally keep only the central square (`centre_crop`, a fraction
+// of the shorter side: a cheap stand-in for alignment on roughly centred crops such as LFW's
+// deep-funneled images); resize to `size` if needed (counted, since an aligned tree should
+// already be `size` x `size`).
 #pragma once
 #include <torch/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "util/progress.h"
+#include "vision/face_aligner.h"
 
 namespace face {
 
 struct FaceLoadOptions {
   int size = 96;
   double centre_crop = 0;  // 0: whole image; in (0, 1]: central square of this fraction of the shorter side
+  std::optional<AlignOptions> align;  // align raw images on the fly (excludes centre_crop)
 };
 
 struct LoadedFaces {
   torch::Tensor images;             // uint8 (N, 3, size, size); rows that failed are zero
   std::vector<std::string> errors;  // per file: empty when loaded, else why not (naming the file)
   int64_t resized = 0;              // files that were not size x size (after any crop)
+  int64_t align_fallback = 0;       // aligned on the fly, but no face found: the fallback crop was used
   int64_t failed() const;
 };
 

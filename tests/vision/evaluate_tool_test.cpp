@@ -190,3 +190,32 @@ TEST(EvaluateTool, PixelBaselineOnLfwIsAboveChance) {
   EXPECT_LT(acc, 0.80) << "pixel baseline should stay far below a trained nn4.small2 (~0.93)";
   EXPECT_GT(j["metrics"]["auc"].get<double>(), 0.6);
 }
+
+TEST(EvaluateTool, AlignsRawImagesOnTheFlyAndCountsFallbacks) {
+  FACE_REQUIRE_SHARED_DATA();
+  // Four View 1 pairs on raw deep-funneled images, aligned inside evaluate with the `align`
+  // recipe; a blank image has no face and must take the counted centre-crop fallback.
+  test::TempDir dir;
+  auto lfw = test::shared_data() / "lfw" / "deepfunneled";
+  for (auto name : {"Aaron_Peirsol", "Abdullah_Gul"})
+    for (int i = 1; i <= 2; ++i) {
+      auto file = fmt::format("{0}/{0}_{1:04d}.jpg", name, i);
+      std::filesystem::create_directories(dir / "raw" / name);
+      std::filesystem::copy_file(lfw / file, dir / "raw" / file);
+    }
+  cv::Mat blank(250, 250, CV_8UC3, cv::Scalar(128, 128, 128));
+  std::filesystem::create_directories(dir / "raw/Blank");
+  ASSERT_TRUE(cv::imwrite((dir / "raw/Blank/Blank_0001.jpg").string(), blank));
+  test::write_text(dir / "pairs.csv",
+                   "Aaron_Peirsol/Aaron_Peirsol_0001.jpg,Aaron_Peirsol/Aaron_Peirsol_0002.jpg,1\n"
+                   "Abdullah_Gul/Abdullah_Gul_0001.jpg,Abdullah_Gul/Abdullah_Gul_0002.jpg,1\n"
+                   "Aaron_Peirsol/Aaron_Peirsol_0001.jpg,Abdullah_Gul/Abdullah_Gul_0001.jpg,0\n"
+                   "Blank/Blank_0001.jpg,Abdullah_Gul/Abdullah_Gul_0002.jpg,0\n");
+  auto r = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model pixel --align --folds 2 --out {}",
+                                                  (dir / "pairs.csv").string(), (dir / "raw").string(),
+                                                  (dir / "out").string())));
+  ASSERT_EQ(r.status, 0) << r.output;
+  json j = read_json(dir / "out/report.json");
+  EXPECT_EQ(j["pairs"]["scored"], 4);
+  EXPECT_EQ(j["images"]["align_fallback"], 1) << j.dump(2);
+}

@@ -3,7 +3,7 @@
 //
 //   evaluate --pairs FILE --images DIR --model CHECKPOINT|TORCHSCRIPT|pixel|random
 //            [--flip] [--distance l2|cosine] [--folds 10] [--far 1e-3,1e-2] [--out DIR]
-//            [--centre-crop F] [--allow-missing] [--batch 128] [--device cpu|cuda] [--threads N]
+//            [--align [--landmarks outer|inner]] [--centre-crop F] [--allow-missing] [--batch 128] [--device cpu|cuda] [--threads N]
 //   evaluate --pairs FILE --embeddings FILE.npy [--names FILE] ...
 //
 // Every distinct image of the pair list is decoded (in parallel) and embedded once. Missing or
@@ -46,6 +46,8 @@ struct Options {
   int folds = 10, threads = 0;
   int64_t batch = 128;
   double centre_crop = 0;
+  bool align = false;
+  std::string landmarks = "outer", predictor = face::AlignOptions().predictor;
   bool flip = false, allow_missing = false;
 };
 
@@ -149,8 +151,18 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
   face::LoadedFaces faces;
   {
     face::Progress progress("decode", static_cast<int64_t>(files.size()));
-    faces = face::load_faces(files, {kSize, o.centre_crop}, &progress);
+    face::FaceLoadOptions load{kSize, o.centre_crop, std::nullopt};
+    if (o.align) {
+      face::AlignOptions recipe;
+      recipe.size = kSize;
+      recipe.landmarks = face::parse_landmark_set(o.landmarks);
+      recipe.predictor = o.predictor;
+      load.align = recipe;
+      rec.warnings.push_back("images aligned on the fly: " + recipe.recipe());
+    }
+    faces = face::load_faces(files, load, &progress);
   }
+  rec.align_fallback = faces.align_fallback;
   if (faces.resized > 0)
     rec.warnings.push_back(fmt::format(
         "{} images were not {}x{} and were resized{}: is {} an aligned tree (see `align`)?", faces.resized,
@@ -294,6 +306,10 @@ int main(int argc, char** argv) {
   app.add_option("--centre-crop", o.centre_crop,
                  "keep the central square of this fraction of the shorter side before resizing (unaligned crops)")
       ->capture_default_str();
+  app.add_flag("--align", o.align, "align raw images on the fly with the `align` recipe (a face not found takes the centre-crop fallback, counted)");
+  app.add_option("--landmarks", o.landmarks, "with --align: outer (eye corners + nose) or inner (inner eyes + bottom lip)")
+      ->capture_default_str();
+  app.add_option("--predictor", o.predictor, "with --align: dlib 68-landmark model")->capture_default_str();
   app.add_flag("--allow-missing", o.allow_missing, "score the pairs whose images exist; report the rest as skipped");
   app.add_option("--arch", o.arch, "architecture for --model random")->capture_default_str();
   app.add_option("--seed", o.seed, "seed for --model random")->capture_default_str();
