@@ -124,6 +124,8 @@ std::vector<Field> schema(TrainConfig& c) {
       flag("evaluation.at_start", c.evaluation.at_start, false, "also evaluate before the first step"),
       number<int64_t>("evaluation.max_pairs", c.evaluation.max_pairs, 2, kMax, true, "validation pairs"),
       number<int64_t>("evaluation.batch", c.evaluation.batch, 1, 100000, false, "images per forward when embedding"),
+      number<int64_t>("evaluation.precise_bn_batches", c.evaluation.precise_bn_batches, 0, 100000, false,
+                      "recompute batch-norm statistics on N training batches before evaluating (0 = off)"),
       text("evaluation.lfw_pack", c.evaluation.lfw_pack, {}, false, "LFW pack for View 1 evaluation"),
       text("evaluation.lfw_pairs", c.evaluation.lfw_pairs, {}, false, "LFW View 1 pairsDevTest.txt"),
       text("evaluation.select_by", c.evaluation.select_by, {"validation", "lfw_view1"}, false,
@@ -214,21 +216,28 @@ TrainConfig load_config(const std::filesystem::path& path, const std::vector<std
 
 std::string TrainConfig::to_yaml() const {
   TrainConfig copy = *this;
-  YAML::Node root;
-  for (const auto& f : schema(copy)) {
-    // Walk/create the nested mapping for "a.b.c".
-    std::vector<std::string> parts;
-    size_t start = 0, dot;
-    while ((dot = f.key.find('.', start)) != std::string::npos) {
-      parts.push_back(f.key.substr(start, dot - start));
-      start = dot + 1;
-    }
-    std::vector<YAML::Node> chain{root};
-    for (const auto& part : parts) chain.push_back(chain.back()[part]);
-    chain.back()[f.key.substr(start)] = f.get();
-  }
+  // The schema lists each section's keys together, so nesting follows the key prefixes.
   YAML::Emitter out;
-  out << root;
+  out << YAML::BeginMap;
+  std::vector<std::string> open;  // sections currently open
+  for (const auto& f : schema(copy)) {
+    std::vector<std::string> parts;
+    for (size_t start = 0, dot;; start = dot + 1) {
+      dot = f.key.find('.', start);
+      parts.push_back(f.key.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) break;
+    }
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    for (; open.size() > common; open.pop_back()) out << YAML::EndMap;
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      out << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
+      open.push_back(parts[i]);
+    }
+    out << YAML::Key << parts.back() << YAML::Value << f.get();
+  }
+  for (; !open.empty(); open.pop_back()) out << YAML::EndMap;
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

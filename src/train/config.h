@@ -79,6 +79,7 @@ struct EvaluationConfig {
   bool at_start = false;         // also evaluate the untrained model
   int64_t max_pairs = 6000;      // validation pairs (half same, half different identity)
   int64_t batch = 256;           // images per forward pass when embedding
+  int64_t precise_bn_batches = 8;  // recompute batch-norm statistics on this many batches first
   std::string lfw_pack;          // optional LFW View 1: a pack of LFW images ...
   std::string lfw_pairs;         // ... and pairsDevTest.txt (never View 2 for selection)
   std::string select_by = "validation";  // validation | lfw_view1: score that keeps best.pt

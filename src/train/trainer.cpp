@@ -54,6 +54,18 @@ torch::Device parse_device(const std::string& name) {
   return device;
 }
 
+// uint8 pack images -> the network's float input, resized when the pack is not 96x96.
+torch::Tensor model_input(const torch::Tensor& images) {
+  auto x = to_model_input(images);
+  if (x.size(2) == kInputSize && x.size(3) == kInputSize) return x;
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{kInputSize, kInputSize})
+                               .mode(torch::kBilinear)
+                               .align_corners(false)
+                               .antialias(true));
+}
+
 uint64_t below(std::mt19937_64& engine, uint64_t n) { return engine() % n; }  // n is small: bias negligible
 
 }  // namespace
@@ -184,11 +196,7 @@ void Trainer::step() {
   auto labels = labels_.index_select(0, on_device);
   auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
                     .to(device_, /*non_blocking=*/true);
-  auto x = to_model_input(images);
-  if (x.size(2) != kInputSize || x.size(3) != kInputSize)
-    x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
-                                                  .size(std::vector<int64_t>{kInputSize, kInputSize})
-                                                  .mode(torch::kBilinear).align_corners(false).antialias(true));
+  auto x = model_input(images);
   if (config_.data.augment) x = augment(x, config_.data.augmentation);
   if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
 
@@ -249,11 +257,7 @@ torch::Tensor Trainer::embed(const torch::Tensor& indices) {
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < indices.size(0); i += config_.evaluation.batch) {
     auto chunk = indices.slice(0, i, i + config_.evaluation.batch);
-    auto x = to_model_input(pack_.images.index_select(0, chunk).to(device_));
-    if (x.size(2) != kInputSize || x.size(3) != kInputSize)
-      x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
-                                                    .size(std::vector<int64_t>{kInputSize, kInputSize})
-                                                    .mode(torch::kBilinear).align_corners(false).antialias(true));
+    auto x = model_input(pack_.images.index_select(0, chunk).to(device_));
     if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
     out.push_back(model_->forward(x).to(torch::kFloat32).cpu());
@@ -262,9 +266,37 @@ torch::Tensor Trainer::embed(const torch::Tensor& indices) {
   return torch::cat(out);
 }
 
+// Batch-norm running statistics are an exponential average over training batches, far from the
+// current weights' statistics early in a run (or after fast changes); evaluating with them
+// measures the averaging, not the model. As detectron2's PreciseBN, recompute them as a plain
+// average over fixed training batches (the first ones of the training images, no randomness, so
+// resumed runs stay identical) before evaluating. Training-mode forwards never read them.
+void Trainer::precise_batch_norm() {
+  const int64_t batches = config_.evaluation.precise_bn_batches, b = sampler_->batch_size();
+  if (batches == 0) return;
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, std::optional<double>>> norms;
+  for (auto& m : model_->modules(/*include_self=*/false))
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      norms.emplace_back(bn, bn->options.momentum());
+      bn->options.momentum(std::nullopt);  // cumulative average
+      bn->reset_running_stats();
+    }
+  torch::NoGradGuard no_grad;
+  model_->train();
+  const int64_t n = static_cast<int64_t>(train_images_.size());
+  for (int64_t i = 0; i < batches && i * b < n; ++i) {
+    std::vector<int64_t> chunk(train_images_.begin() + i * b, train_images_.begin() + std::min(n, (i + 1) * b));
+    auto x = model_input(pack_.images.index_select(0, torch::tensor(chunk, torch::kLong)).to(device_));
+    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    model_->forward(x);
+  }
+  for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);
+}
+
 EvaluationResult Trainer::evaluate() {
   EvaluationResult r;
   if (validation_pairs_.empty()) return r;
+  precise_batch_norm();
   // Embed each validation image once.
   std::vector<int64_t> images;
   std::map<int64_t, int64_t> row;

@@ -82,6 +82,7 @@ class Trainer {
   void step();
   void resume_or_start(const TrainerOptions& options);
   torch::Tensor embed(const torch::Tensor& images);
+  void precise_batch_norm();
 
   TrainConfig config_;
   torch::Device device_;
