@@ -29,7 +29,7 @@ BENCH="${BUILD_DIR:-build}/bench_train"
 echo "load before: $(uptime)"
 ref=$("$PY" "$REF" --device "$DEVICE" --threads "$THREADS" --batch "$BATCH" --steps "$STEPS" --warm "$WARM" --modes eager | tail -1)
 echo "$ref"
-ours=$("$BENCH" --device "$DEVICE" --threads "$THREADS" --batch "$BATCH" --steps "$STEPS" --warm "$WARM" "${EXTRA[@]}")
+ours=$("$BENCH" --device "$DEVICE" --threads "$THREADS" --batch "$BATCH" --steps "$STEPS" --warm "$WARM" "${EXTRA[@]}" | tail -1)
 echo "$ours"
 echo "load after: $(uptime)"
 "$PY" - "$ref" "$ours" <<'PYEOF'
