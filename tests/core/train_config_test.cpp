@@ -86,6 +86,7 @@ TEST(TrainConfig, CrossKeyRules) {
   EXPECT_NE(error_of(dir / "r.yaml").find("data.pack"), std::string::npos);
   write_text(dir / "s.yaml", kValid);
   EXPECT_NE(error_of(dir / "s.yaml", {"runtime.precision=bf16"}).find("CUDA"), std::string::npos);
+  EXPECT_NE(error_of(dir / "s.yaml", {"evaluation.lfw_pairs=pairsDevTest.txt"}).find("LFW View 1"), std::string::npos);
 }
 
 TEST(TrainConfig, ResolvedYamlRoundTripsAndFingerprintCoversTheRecipeOnly) {
