@@ -1,0 +1,88 @@
+// bench_train: training throughput (images/s) of the real trainer step on random data.
+//
+//   bench_train [--arch nn4.small2] [--batch 96] [--k 6] [--steps 5] [--warm 2] [--threads 2]
+//               [--device cpu|cuda] [--mining semihard] [--channels-last] [--bf16]
+//
+// The timed step is the whole trainer step: sampling, gather, augmentation, forward, mining,
+// triplet loss, backward, update and telemetry. Prints one JSON line. tools/bench_train.sh runs
+// it beside the Python reference (../shared/bench/ref_nn4.py) and prints the ratio.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "train/hooks.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+namespace {
+
+// Notes the time when the warm-up steps are done and when the last step is.
+struct TimingHook : face::Hook {
+  int64_t warm;
+  std::chrono::steady_clock::time_point start, end;
+  explicit TimingHook(int64_t w) : warm(w) {}
+  void before_train(face::Trainer& t) override {
+    if (warm == 0) start = std::chrono::steady_clock::now();
+  }
+  void after_step(face::Trainer& t) override {
+    if (t.device().is_cuda()) torch::cuda::synchronize();
+    if (t.state().step == warm) start = std::chrono::steady_clock::now();
+    end = std::chrono::steady_clock::now();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Benchmark the trainer step"};
+  std::string arch = "nn4.small2", device = "cpu", mining = "semihard";
+  int64_t batch = 96, k = 6, steps = 5, warm = 2, threads = 2;
+  bool channels_last = false, bf16 = false;
+  app.add_option("--arch", arch)->capture_default_str();
+  app.add_option("--batch", batch, "images per step (P x K)")->capture_default_str();
+  app.add_option("--k", k, "images per identity")->capture_default_str();
+  app.add_option("--steps", steps, "timed steps")->capture_default_str();
+  app.add_option("--warm", warm, "untimed steps first")->capture_default_str();
+  app.add_option("--threads", threads)->capture_default_str();
+  app.add_option("--device", device)->capture_default_str();
+  app.add_option("--mining", mining)->capture_default_str();
+  app.add_flag("--channels-last", channels_last);
+  app.add_flag("--bf16", bf16);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (batch % k) face::fail("--batch {} is not a multiple of --k {}", batch, k);
+    const int64_t p = batch / k, identities = 2 * p, per_identity = k + 2;
+    face::Pack pack;
+    pack.images = torch::randint(0, 256, {identities * per_identity, 3, 96, 96}, torch::kUInt8);
+    pack.labels = torch::arange(identities * per_identity, torch::kLong).div(per_identity, "floor");
+    for (int64_t i = 0; i < identities; ++i) pack.identities.push_back(fmt::format("id{}", i));
+    pack.paths.resize(identities * per_identity);
+
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("bench-train-{}", ::getpid());
+    auto config = face::load_config(
+        "", {"data.pack=random", "run.dir=" + dir.string(), "run.name=bench", fmt::format("data.p={}", p),
+             fmt::format("data.k={}", k), "data.validation_fraction=0", fmt::format("length.steps={}", warm + steps),
+             "mining.strategy=" + mining, "runtime.device=" + device, fmt::format("runtime.threads={}", threads),
+             fmt::format("runtime.channels_last={}", channels_last), bf16 ? "runtime.precision=bf16" : "runtime.precision=fp32",
+             "checkpoint.every_steps=0", "evaluation.every_steps=0", "logging.every_steps=1000000",
+             "logging.progress=false", fmt::format("model.arch={}", arch)});
+    face::Trainer trainer(config, std::move(pack));
+    auto timing = std::make_unique<TimingHook>(warm);
+    auto* t = timing.get();
+    trainer.add_hook(std::move(timing));
+    trainer.train();
+    double seconds = std::chrono::duration<double>(t->end - t->start).count();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    fmt::print("{{\"program\": \"bench_train\", \"arch\": \"{}\", \"device\": \"{}\", \"batch\": {}, \"threads\": {}, "
+               "\"mining\": \"{}\", \"channels_last\": {}, \"bf16\": {}, \"steps\": {}, \"train_img_s\": {:.1f}}}\n",
+               arch, device, batch, threads, mining, channels_last, bf16, steps, batch * steps / seconds);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}

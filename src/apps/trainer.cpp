@@ -1,0 +1,66 @@
+// trainer: FaceNet triplet-loss training from a YAML recipe.
+//
+//   trainer --config configs/nn4.yaml [--set key=value ...] [--resume PATH|auto] [--device cpu|cuda]
+//
+// Writes experiments/<run.name>/: config.resolved.yaml, run.json, metrics.jsonl, checkpoints
+// (ckpt-NNNNNNNN.pt, best.pt). SIGINT/SIGTERM finish the step, write a checkpoint and exit with
+// 128 + the signal number. Exit 0 when the run is complete, 1 on an error (the message names the
+// key, file or step), 2 on bad command-line arguments. See docs/train.md.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "data/pack.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+namespace {
+volatile std::sig_atomic_t g_signal = 0;
+void on_signal(int signo) {
+  g_signal = signo;
+  face::Trainer::request_stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a FaceNet embedding with triplet loss"};
+  std::string config_file, resume, device;
+  std::vector<std::string> overrides;
+  int64_t stop_after = 0;
+  app.add_option("--config", config_file, "YAML recipe (see docs/train.md)")->required();
+  app.add_option("--set", overrides, "override one key, e.g. --set optimiser.lr=1e-4 (repeatable)");
+  app.add_option("--resume", resume, "checkpoint to continue, or 'auto' for the newest usable one in the run dir");
+  app.add_option("--device", device, "cpu, cuda or cuda:N (overrides runtime.device)");
+  app.add_option("--stop-after", stop_after, "stop cleanly (as on SIGTERM) after this many steps, e.g. to fit a time slot")
+      ->check(CLI::NonNegativeNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  try {
+    if (!device.empty()) overrides.push_back("runtime.device=" + device);
+    auto config = face::load_config(config_file, overrides);
+    if (std::filesystem::is_directory(config.data.pack))
+      face::fail("data.pack '{}' is a folder: build a pack from it first (`pack {} --out FILE.pack`) and point "
+                 "data.pack at that file", config.data.pack, config.data.pack);
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+    for (size_t at = 0; (at = command_line.find_first_of("\\\"", at)) != std::string::npos; at += 2)
+      command_line.insert(at, "\\");  // JSON string escaping for run.json
+    fmt::print("loading pack '{}'\n", config.data.pack);
+    face::Pack pack = face::load_pack(config.data.pack);
+    face::Trainer trainer(std::move(config), std::move(pack), {resume, command_line, stop_after});
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    auto outcome = trainer.train();
+    if (outcome == face::Trainer::Outcome::stopped) return g_signal ? 128 + static_cast<int>(g_signal) : 0;
+    fmt::print("finished {} steps in '{}'\n", trainer.state().step, trainer.run_dir().string());
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,170 @@
+#include "train/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "model/model_file.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/run_info.h"
+
+namespace face {
+namespace fs = std::filesystem;
+
+namespace {
+
+c10::IValue require(torch::serialize::InputArchive& archive, const char* key, const fs::path& path) {
+  c10::IValue value;
+  if (!archive.try_read(key, value)) fail("checkpoint '{}': missing entry '{}'", path.string(), key);
+  return value;
+}
+
+CheckpointState read_state(torch::serialize::InputArchive& archive, const fs::path& path) {
+  CheckpointState s;
+  s.step = require(archive, "step", path).toInt();
+  s.epoch = require(archive, "epoch", path).toInt();
+  s.sampler = require(archive, "sampler", path).toStringRef();
+  s.config_fingerprint = require(archive, "config_fingerprint", path).toStringRef();
+  s.best_score = require(archive, "best_score", path).toDouble();
+  s.nonfinite_total = require(archive, "nonfinite_total", path).toInt();
+  s.empty_batches = require(archive, "empty_batches", path).toInt();
+  return s;
+}
+
+void load_archive(torch::serialize::InputArchive& archive, const fs::path& path, const torch::Device& device) {
+  if (!fs::exists(path)) fail("checkpoint '{}' does not exist", path.string());
+  try {
+    archive.load_from(path.string(), device);
+  } catch (const c10::Error& e) {
+    fail("checkpoint '{}' is damaged or not a LibTorch archive: {}", path.string(), e.what_without_backtrace());
+  }
+}
+
+// Tests make a kill land inside a checkpoint write: with FACE_TEST_PAUSE_CHECKPOINT=N, the
+// writer of step N's checkpoint creates "<temporary>.paused" once its data is written (before
+// the rename) and sleeps.
+void test_pause(int64_t step, const fs::path& tmp) {
+  const char* env = std::getenv("FACE_TEST_PAUSE_CHECKPOINT");
+  if (!env || std::atoll(env) != step) return;
+  std::ofstream(tmp.string() + ".paused") << ::getpid();
+  std::this_thread::sleep_for(std::chrono::seconds(60));
+}
+
+// Generators are shared handles; the copy sets the default generator's state.
+void set_generator_state(at::Generator generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state.cpu());
+}
+
+}  // namespace
+
+std::string checkpoint_name(int64_t step) { return fmt::format("ckpt-{:08d}.pt", step); }
+
+void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optimizer& optimiser,
+                     const CheckpointState& s, const torch::Device& device) {
+  torch::serialize::OutputArchive archive;
+  write_model_entries(archive, model);
+  torch::serialize::OutputArchive optimiser_archive;
+  optimiser.save(optimiser_archive);
+  archive.write("optimiser", optimiser_archive);
+  archive.write("step", c10::IValue(s.step));
+  archive.write("epoch", c10::IValue(s.epoch));
+  archive.write("sampler", c10::IValue(s.sampler));
+  archive.write("config_fingerprint", c10::IValue(s.config_fingerprint));
+  archive.write("best_score", c10::IValue(s.best_score));
+  archive.write("nonfinite_total", c10::IValue(s.nonfinite_total));
+  archive.write("empty_batches", c10::IValue(s.empty_batches));
+  archive.write("run_info", c10::IValue(run_info_json()));
+  archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+  if (device.is_cuda()) archive.write("rng_cuda", at::globalContext().defaultGenerator(device).get_state());
+  write_atomic(path, [&](const fs::path& tmp) {
+    archive.save_to(tmp.string());
+    test_pause(s.step, tmp);
+  });
+}
+
+CheckpointState load_checkpoint(const fs::path& path, Nn4& model, torch::optim::Optimizer& optimiser,
+                                const torch::Device& device, const std::string& expected_fingerprint) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path, device);
+  CheckpointState s = read_state(archive, path);
+  if (s.config_fingerprint != expected_fingerprint)
+    fail("checkpoint '{}' was written with another recipe (config fingerprint {}, now {}); resume with the "
+         "config it was trained with, or start a new run",
+         path.string(), s.config_fingerprint, expected_fingerprint);
+  LoadedModel saved = read_model_entries(archive, path.string());
+  if (saved.model->options().arch() != model->options().arch() ||
+      saved.model->options().embedding_dim() != model->options().embedding_dim())
+    fail("checkpoint '{}' holds {} (D={}), the config asks for {} (D={})", path.string(),
+         saved.model->options().arch(), saved.model->options().embedding_dim(), model->options().arch(),
+         model->options().embedding_dim());
+  {
+    torch::NoGradGuard no_grad;
+    auto from = saved.model->parameters(), to = model->parameters();
+    for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+    auto from_b = saved.model->buffers(), to_b = model->buffers();
+    for (size_t i = 0; i < to_b.size(); ++i) to_b[i].copy_(from_b[i]);
+  }
+  torch::serialize::InputArchive optimiser_archive;
+  if (!archive.try_read("optimiser", optimiser_archive)) fail("checkpoint '{}': no optimiser state", path.string());
+  try {
+    optimiser.load(optimiser_archive);
+  } catch (const c10::Error& e) {
+    fail("checkpoint '{}': optimiser state does not match the config's optimiser: {}", path.string(),
+         e.what_without_backtrace());
+  }
+  set_generator_state(at::detail::getDefaultCPUGenerator(), require(archive, "rng_cpu", path).toTensor());
+  c10::IValue cuda_state;
+  if (device.is_cuda() && archive.try_read("rng_cuda", cuda_state))
+    set_generator_state(at::globalContext().defaultGenerator(device), cuda_state.toTensor());
+  return s;
+}
+
+CheckpointState read_checkpoint_state(const fs::path& path) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path, torch::kCPU);
+  read_model_entries(archive, path.string());
+  return read_state(archive, path);
+}
+
+std::vector<fs::path> list_checkpoints(const fs::path& dir) {
+  std::vector<fs::path> found;
+  if (!fs::is_directory(dir)) return found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    auto name = entry.path().filename().string();
+    if (name.size() == 16 && name.rfind("ckpt-", 0) == 0 && entry.path().extension() == ".pt")
+      found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::optional<fs::path> find_resumable(const fs::path& dir, std::vector<std::string>* warnings) {
+  auto candidates = list_checkpoints(dir);
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+    try {
+      read_checkpoint_state(*it);
+      return *it;
+    } catch (const Error& e) {
+      if (warnings) warnings->push_back(fmt::format("skipping damaged checkpoint: {}", e.what()));
+    }
+  }
+  return std::nullopt;
+}
+
+void prune_checkpoints(const fs::path& dir, int64_t keep) {
+  auto all = list_checkpoints(dir);
+  for (int64_t i = 0; i + keep < static_cast<int64_t>(all.size()); ++i) {
+    std::error_code ec;
+    fs::remove(all[i], ec);
+  }
+}
+
+}  // namespace face

@@ -1,0 +1,266 @@
+#include "train/config.h"
+
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+
+#include "model/nn4.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+namespace face {
+
+namespace {
+
+// One key of the schema: how to read it (with checks), write it, and whether it is part of the
+// recipe's fingerprint.
+struct Field {
+  std::string key, help;
+  bool recipe;  // changes what is computed
+  std::function<void(const YAML::Node&, const std::string& where)> set;
+  std::function<YAML::Node()> get;
+};
+
+template <class T>
+T convert(const YAML::Node& node, const std::string& key, const std::string& where, const char* kind) {
+  if (!node.IsScalar()) fail("{}: '{}' must be {}, got a {}", where, key, kind, node.IsMap() ? "mapping" : "list");
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    fail("{}: '{}' must be {}, got '{}'", where, key, kind, node.Scalar());
+  }
+}
+
+template <class T>
+Field number(const std::string& key, T& ref, T lo, T hi, bool recipe, const std::string& help) {
+  const char* kind = std::is_integral_v<T> ? "an integer" : "a number";
+  return {key, help, recipe,
+          [&ref, key, lo, hi, kind](const YAML::Node& node, const std::string& where) {
+            T value = convert<T>(node, key, where, kind);
+            if (!(value >= lo && value <= hi)) {
+              if (hi == std::numeric_limits<T>::max()) fail("{}: '{}' must be at least {}, got {}", where, key, lo, value);
+              fail("{}: '{}' must be in [{}, {}], got {}", where, key, lo, hi, value);
+            }
+            ref = value;
+          },
+          [&ref] { return YAML::Node(ref); }};
+}
+
+Field flag(const std::string& key, bool& ref, bool recipe, const std::string& help) {
+  return {key, help, recipe,
+          [&ref, key](const YAML::Node& node, const std::string& where) {
+            ref = convert<bool>(node, key, where, "true or false");
+          },
+          [&ref] { return YAML::Node(ref); }};
+}
+
+// A string, restricted to `choices` when they are given.
+Field text(const std::string& key, std::string& ref, std::vector<std::string> choices, bool recipe,
+           const std::string& help) {
+  return {key, help, recipe,
+          [&ref, key, choices](const YAML::Node& node, const std::string& where) {
+            auto value = node.IsNull() ? std::string() : convert<std::string>(node, key, where, "a string");
+            if (!choices.empty() && std::find(choices.begin(), choices.end(), value) == choices.end())
+              fail("{}: '{}' must be one of {}, got '{}'", where, key, fmt::join(choices, ", "), value);
+            ref = value;
+          },
+          [&ref] { return YAML::Node(ref); }};
+}
+
+constexpr double kInf = std::numeric_limits<double>::max();
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+// The schema, bound to one config. Order here is the order of the resolved file and the docs.
+std::vector<Field> schema(TrainConfig& c) {
+  auto& a = c.data.augmentation;
+  return {
+      text("run.name", c.run.name, {}, false, "run directory name (default: the config file's name)"),
+      text("run.dir", c.run.dir, {}, false, "parent folder of run directories"),
+      number<int64_t>("run.seed", c.run.seed, 0, kMax, true, "seed of model init, sampling, augmentation, mining"),
+      text("model.arch", c.model.arch, nn4_architectures(), true, "network architecture"),
+      number<int64_t>("model.embedding_dim", c.model.embedding_dim, 1, 4096, true, "embedding size"),
+      text("data.pack", c.data.pack, {}, false, "aligned training pack (build it with `pack`)"),
+      number("data.validation_fraction", c.data.validation_fraction, 0.0, 0.9, true,
+             "fraction of identities held out for validation"),
+      number<int64_t>("data.p", c.data.p, 2, 10000, true, "identities per batch (P)"),
+      number<int64_t>("data.k", c.data.k, 2, 1000, true, "images per identity (K)"),
+      number<int64_t>("data.min_images", c.data.min_images, 2, 1000, true, "identities with fewer images are not sampled"),
+      flag("data.on_device", c.data.on_device, false, "keep the whole pack on the training device"),
+      flag("data.augment", c.data.augment, true, "augment training batches"),
+      flag("data.augmentation.flip", a.flip, true, "random horizontal flip"),
+      number<int64_t>("data.augmentation.crop_padding", a.crop_padding, 0, 48, true, "random crop after zero padding (pixels)"),
+      number("data.augmentation.brightness", a.brightness, 0.0, 1.0, true, "brightness jitter"),
+      number("data.augmentation.contrast", a.contrast, 0.0, 1.0, true, "contrast jitter"),
+      number("loss.margin", c.loss.margin, 1e-6, 4.0, true, "triplet margin alpha"),
+      text("mining.strategy", c.mining.strategy, {"semihard", "hard", "batch_all", "margin"}, true, "online mining"),
+      text("mining.fallback", c.mining.fallback, {"hardest", "random", "skip"}, true,
+           "semihard: negative used when none lies in the band"),
+      text("optimiser.name", c.optimiser.name, {"adam", "adagrad", "sgd"}, true, "optimiser"),
+      number("optimiser.lr", c.optimiser.lr, 1e-12, 10.0, true, "peak learning rate"),
+      number("optimiser.weight_decay", c.optimiser.weight_decay, 0.0, 1.0, true, "L2 weight decay"),
+      number("optimiser.momentum", c.optimiser.momentum, 0.0, 0.999999, true, "sgd momentum"),
+      number("optimiser.beta1", c.optimiser.beta1, 0.0, 0.999999, true, "adam beta1"),
+      number("optimiser.beta2", c.optimiser.beta2, 0.0, 0.999999, true, "adam beta2"),
+      number("optimiser.eps", c.optimiser.eps, 1e-16, 1.0, true, "adam/adagrad epsilon"),
+      text("schedule.name", c.schedule.name, {"constant", "step", "cosine"}, true, "learning-rate schedule"),
+      number<int64_t>("schedule.warmup_steps", c.schedule.warmup_steps, 0, kMax, true, "linear warm-up steps"),
+      number<int64_t>("schedule.step_size", c.schedule.step_size, 1, kMax, true, "step: steps between decays"),
+      number("schedule.gamma", c.schedule.gamma, 1e-9, 1.0, true, "step: decay factor"),
+      number("schedule.min_lr_ratio", c.schedule.min_lr_ratio, 0.0, 1.0, true, "cosine: final lr / peak lr"),
+      number<int64_t>("length.steps", c.length.steps, 0, kMax, false, "optimiser steps (0: use epochs)"),
+      number("length.epochs", c.length.epochs, 0.0, kInf, false, "passes over the training identities"),
+      text("runtime.device", c.runtime.device, {}, false, "cpu, cuda or cuda:N"),
+      text("runtime.precision", c.runtime.precision, {"fp32", "bf16"}, false, "bf16 = autocast on CUDA"),
+      flag("runtime.channels_last", c.runtime.channels_last, false, "channels-last memory format"),
+      flag("runtime.cudnn_benchmark", c.runtime.cudnn_benchmark, false, "cuDNN autotuning"),
+      number<int64_t>("runtime.threads", c.runtime.threads, 0, 1024, false, "CPU intra-op threads (0 = all cores)"),
+      number<int64_t>("checkpoint.every_steps", c.checkpoint.every_steps, 0, kMax, false, "checkpoint every N steps"),
+      number("checkpoint.every_minutes", c.checkpoint.every_minutes, 0.0, kInf, false, "checkpoint every N minutes"),
+      number<int64_t>("checkpoint.keep_last", c.checkpoint.keep_last, 1, 100000, false, "periodic checkpoints kept"),
+      number<int64_t>("evaluation.every_steps", c.evaluation.every_steps, 0, kMax, false, "evaluate every N steps"),
+      flag("evaluation.at_start", c.evaluation.at_start, false, "also evaluate before the first step"),
+      number<int64_t>("evaluation.max_pairs", c.evaluation.max_pairs, 2, kMax, true, "validation pairs"),
+      number<int64_t>("evaluation.batch", c.evaluation.batch, 1, 100000, false, "images per forward when embedding"),
+      number<int64_t>("evaluation.precise_bn_batches", c.evaluation.precise_bn_batches, 0, 100000, false,
+                      "recompute batch-norm statistics on N training batches before evaluating (0 = off)"),
+      text("evaluation.lfw_pack", c.evaluation.lfw_pack, {}, false, "LFW pack for View 1 evaluation"),
+      text("evaluation.lfw_pairs", c.evaluation.lfw_pairs, {}, false, "LFW View 1 pairsDevTest.txt"),
+      text("evaluation.select_by", c.evaluation.select_by, {"validation", "lfw_view1"}, false,
+           "score that selects best.pt"),
+      number<int64_t>("logging.every_steps", c.logging.every_steps, 1, kMax, false, "telemetry every N steps"),
+      flag("logging.progress", c.logging.progress, false, "progress bar / lines"),
+      number<int64_t>("guard.max_nonfinite_in_row", c.guard.max_nonfinite_in_row, 1, kMax, false,
+                      "stop after this many non-finite steps in a row"),
+  };
+}
+
+const Field* find_field(const std::vector<Field>& fields, const std::string& key) {
+  for (const auto& f : fields)
+    if (f.key == key) return &f;
+  return nullptr;
+}
+
+bool is_section(const std::vector<Field>& fields, const std::string& prefix) {
+  for (const auto& f : fields)
+    if (f.key.rfind(prefix + ".", 0) == 0) return true;
+  return false;
+}
+
+void apply_map(const YAML::Node& map, const std::string& prefix, const std::vector<Field>& fields,
+               const std::string& file) {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string key = prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
+    std::string where = fmt::format("{} line {}", file, it->first.Mark().line + 1);
+    if (const Field* f = find_field(fields, key)) {
+      f->set(it->second, where);
+    } else if (is_section(fields, key)) {
+      if (!it->second.IsMap()) fail("{}: '{}' must be a mapping of keys", where, key);
+      apply_map(it->second, key, fields, file);
+    } else {
+      fail("{}: unknown key '{}'", where, key);
+    }
+  }
+}
+
+void check_rules(const TrainConfig& c) {
+  if (c.data.pack.empty()) fail("config: 'data.pack' is required (an aligned training pack)");
+  if (c.length.steps == 0 && c.length.epochs <= 0) fail("config: set 'length.steps' or 'length.epochs'");
+  const auto& d = c.runtime.device;
+  if (d != "cpu" && d != "cuda" && d.rfind("cuda:", 0) != 0)
+    fail("config: 'runtime.device' must be cpu, cuda or cuda:N, got '{}'", d);
+  if (c.runtime.precision == "bf16" && d == "cpu") fail("config: 'runtime.precision' bf16 needs a CUDA device");
+  // LFW View 1 inside the trainer waits for the pair-list reader (eval/pair_list.h); refuse the
+  // keys rather than ignore them. Score a checkpoint on View 1 with `evaluate` meanwhile.
+  if (!c.evaluation.lfw_pack.empty() || !c.evaluation.lfw_pairs.empty() || c.evaluation.select_by != "validation")
+    fail("config: LFW View 1 evaluation inside the trainer ('evaluation.lfw_pack', 'evaluation.lfw_pairs', "
+         "'evaluation.select_by: lfw_view1') is not available in this version; leave them unset");
+}
+
+}  // namespace
+
+TrainConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  TrainConfig config;
+  auto fields = schema(config);
+  if (!path.empty()) {
+    if (!std::filesystem::exists(path)) fail("config file '{}' does not exist", path.string());
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(path.string());
+    } catch (const YAML::Exception& e) {
+      fail("config '{}' line {}: malformed YAML: {}", path.string(), e.mark.line + 1, e.msg);
+    }
+    if (root.IsDefined() && !root.IsNull()) {
+      if (!root.IsMap()) fail("config '{}': the top level must be a mapping of sections", path.string());
+      apply_map(root, "", fields, fmt::format("config '{}'", path.string()));
+    }
+    if (config.run.name.empty()) config.run.name = path.stem().string();
+  }
+  for (const auto& assignment : overrides) {
+    auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--set '{}': expected key=value", assignment);
+    std::string key = assignment.substr(0, eq);
+    const Field* f = find_field(fields, key);
+    if (!f) fail("--set '{}': unknown key '{}'", assignment, key);
+    YAML::Node value;
+    try {
+      value = YAML::Load(assignment.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      fail("--set '{}': malformed value: {}", assignment, e.msg);
+    }
+    f->set(value, fmt::format("--set '{}'", assignment));
+  }
+  if (config.run.name.empty()) config.run.name = "run";
+  check_rules(config);
+  return config;
+}
+
+std::string TrainConfig::to_yaml() const {
+  TrainConfig copy = *this;
+  // The schema lists each section's keys together, so nesting follows the key prefixes.
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::vector<std::string> open;  // sections currently open
+  for (const auto& f : schema(copy)) {
+    std::vector<std::string> parts;
+    for (size_t start = 0, dot;; start = dot + 1) {
+      dot = f.key.find('.', start);
+      parts.push_back(f.key.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) break;
+    }
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    for (; open.size() > common; open.pop_back()) out << YAML::EndMap;
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      out << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
+      open.push_back(parts[i]);
+    }
+    out << YAML::Key << parts.back() << YAML::Value << f.get();
+  }
+  for (; !open.empty(); open.pop_back()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string TrainConfig::fingerprint() const {
+  TrainConfig copy = *this;
+  Fnv1a hash;
+  for (const auto& f : schema(copy)) {
+    if (!f.recipe) continue;
+    YAML::Emitter out;
+    out << f.get();
+    hash.update(f.key).update("=").update(out.c_str()).update("\n");
+  }
+  return hash.hex();
+}
+
+std::vector<std::pair<std::string, std::string>> config_keys() {
+  TrainConfig c;
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const auto& f : schema(c)) keys.emplace_back(f.key, f.help);
+  return keys;
+}
+
+}  // namespace face

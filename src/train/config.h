@@ -1,0 +1,121 @@
+// config.h: the training recipe as data.
+//
+// TrainConfig is a tree of small option structs with defaults (the PyTorch C++ frontend's
+// options style). A YAML file sets any subset of it, and `--set a.b=value` overrides single keys
+// after the file. Every key is checked against the schema before any work starts: an unknown
+// key, a value of the wrong type or one out of range fails with face::Error naming the key and
+// its line. docs/train.md explains every key.
+//
+// The fingerprint covers only the keys that change what is computed (not the length of the run,
+// the device, logging or checkpointing), so a checkpoint can be resumed on another device or
+// extended to more steps, but not with a different recipe.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/augment.h"
+
+namespace face {
+
+struct RunConfig {
+  std::string name;                 // run directory name; default: the config file's stem
+  std::string dir = "experiments";  // parent of run directories
+  int64_t seed = 0;                 // model init, sampler, augmentation and mining randomness
+};
+struct ModelConfig {
+  std::string arch = "nn4.small2";
+  int64_t embedding_dim = 128;
+};
+struct DataConfig {
+  std::string pack;                    // aligned training pack (see `pack`)
+  double validation_fraction = 0.1;    // of identities, held out for evaluation
+  int64_t p = 15, k = 4;               // identities per batch, images per identity
+  int64_t min_images = 2;              // identities with fewer are not sampled
+  bool on_device = true;               // keep the whole pack (uint8) on the training device
+  bool augment = true;
+  AugmentOptions augmentation;
+};
+struct LossConfig {
+  double margin = 0.2;  // FaceNet's alpha
+};
+struct MiningConfig {
+  std::string strategy = "semihard";  // semihard | hard | batch_all | margin
+  std::string fallback = "hardest";   // semihard with no negative in the band: hardest | random | skip
+};
+struct OptimiserConfig {
+  std::string name = "adam";  // adam | adagrad | sgd
+  double lr = 1e-3;
+  double weight_decay = 0;
+  double momentum = 0.9;      // sgd only
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam (eps also adagrad)
+};
+struct ScheduleConfig {
+  std::string name = "cosine";  // constant | step | cosine
+  int64_t warmup_steps = 0;     // linear ramp from 0 to lr
+  int64_t step_size = 1000;     // step: multiply by gamma every step_size steps
+  double gamma = 0.1;
+  double min_lr_ratio = 0.0;    // cosine: final lr = lr * min_lr_ratio
+};
+struct LengthConfig {
+  int64_t steps = 0;   // optimiser steps; when 0, `epochs` decides
+  double epochs = 0;   // passes over the training identities (P identities per step)
+};
+struct RuntimeConfig {
+  std::string device = "cpu";      // cpu | cuda | cuda:N
+  std::string precision = "fp32";  // fp32 | bf16 (autocast, CUDA only)
+  bool channels_last = false;
+  bool cudnn_benchmark = true;
+  int64_t threads = 0;             // intra-op CPU threads, 0 = all cores
+};
+struct CheckpointConfig {
+  int64_t every_steps = 1000;  // 0 = never by count
+  double every_minutes = 0;    // 0 = never by time
+  int64_t keep_last = 3;
+};
+struct EvaluationConfig {
+  int64_t every_steps = 500;     // 0 = only at the end
+  bool at_start = false;         // also evaluate the untrained model
+  int64_t max_pairs = 6000;      // validation pairs (half same, half different identity)
+  int64_t batch = 256;           // images per forward pass when embedding
+  int64_t precise_bn_batches = 8;  // recompute batch-norm statistics on this many batches first
+  std::string lfw_pack;          // optional LFW View 1: a pack of LFW images ...
+  std::string lfw_pairs;         // ... and pairsDevTest.txt (never View 2 for selection)
+  std::string select_by = "validation";  // validation | lfw_view1: score that keeps best.pt
+};
+struct LoggingConfig {
+  int64_t every_steps = 10;
+  bool progress = true;
+};
+struct GuardConfig {
+  int64_t max_nonfinite_in_row = 20;  // stop after this many skipped non-finite steps in a row
+};
+
+struct TrainConfig {
+  RunConfig run;
+  ModelConfig model;
+  DataConfig data;
+  LossConfig loss;
+  MiningConfig mining;
+  OptimiserConfig optimiser;
+  ScheduleConfig schedule;
+  LengthConfig length;
+  RuntimeConfig runtime;
+  CheckpointConfig checkpoint;
+  EvaluationConfig evaluation;
+  LoggingConfig logging;
+  GuardConfig guard;
+
+  std::string to_yaml() const;      // every key, resolved
+  std::string fingerprint() const;  // of the keys that change the computation
+};
+
+// Loads `path` (may be empty: defaults only), then applies "key=value" overrides (values parsed
+// as YAML scalars), then checks cross-key rules. face::Error names the key and line on failure.
+TrainConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+
+// Every key of the schema with its one-line description, for docs and --help.
+std::vector<std::pair<std::string, std::string>> config_keys();
+
+}  // namespace face

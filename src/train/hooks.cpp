@@ -1,0 +1,149 @@
+#include "train/hooks.h"
+
+#include <dlfcn.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "util/error.h"
+
+namespace face {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double host_memory_mb() {
+  long pages = 0, resident = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// Device memory in use (all processes), from the CUDA runtime LibTorch has loaded; -1 without
+// it. Looked up at run time so the core builds without CUDA headers.
+double cuda_memory_mb() {
+  using MemGetInfo = int (*)(size_t*, size_t*);
+  static auto fn = reinterpret_cast<MemGetInfo>(::dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+  size_t free = 0, total = 0;
+  if (!fn || fn(&free, &total) != 0) return -1;
+  return static_cast<double>(total - free) / (1024.0 * 1024.0);
+}
+
+// JSON numbers: non-finite values become null.
+std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
+
+}  // namespace
+
+// ---- telemetry ------------------------------------------------------------------------------
+
+void TelemetryHook::before_train(Trainer& t) {
+  if (t.config().logging.progress)
+    progress_ = std::make_unique<Progress>("train", t.total_steps() - t.start_step(), 10.0);
+  window_start_ = std::chrono::steady_clock::now();
+}
+
+void TelemetryHook::after_step(Trainer& t) {
+  const auto& s = t.last_step();
+  auto values = torch::stack({s.loss, s.triplets, s.active, s.d_ap, s.d_an, s.spread}).to(torch::kFloat64);
+  sums_ = sums_.defined() ? sums_ + values : values;  // stays on the device
+  ++window_steps_;
+  bool due = t.state().step % t.config().logging.every_steps == 0 || t.state().step == t.total_steps() || t.stopping();
+  if (!due) {
+    if (progress_) progress_->advance(1);
+    return;
+  }
+  auto mean = (sums_ / static_cast<double>(window_steps_)).cpu();  // the logging sync
+  auto m = mean.accessor<double, 1>();
+  double elapsed = seconds_since(window_start_);
+  double rate = static_cast<double>(window_steps_ * t.batch_size()) / std::max(elapsed, 1e-9);
+  const auto& st = t.state();
+  t.log_metrics(fmt::format(
+      "{{\"kind\": \"train\", \"step\": {}, \"epoch\": {}, \"loss\": {}, \"triplets\": {}, \"active_fraction\": {}, "
+      "\"d_ap\": {}, \"d_an\": {}, \"embedding_spread\": {}, \"lr\": {}, \"images_per_s\": {}, \"host_memory_mb\": {}, "
+      "\"device_memory_mb\": {}, \"nonfinite_total\": {}, \"empty_batches\": {}}}",
+      st.step, st.epoch, num(m[0]), num(m[1]), num(m[2]), num(m[3]), num(m[4]), num(m[5]), num(t.lr()), num(rate),
+      num(host_memory_mb()), num(t.device().is_cuda() ? cuda_memory_mb() : -1), st.nonfinite_total,
+      st.empty_batches));
+  auto note = fmt::format("loss {:.4f} triplets {:.0f} active {:.2f} spread {:.3f} lr {:.2e} {:.1f} img/s", m[0],
+                          m[1], m[2], m[5], t.lr(), rate);
+  if (progress_)
+    progress_->advance(1, note);
+  else
+    fmt::print("step {}/{} {}\n", st.step, t.total_steps(), note);
+  sums_ = torch::Tensor();
+  window_steps_ = 0;
+  window_start_ = std::chrono::steady_clock::now();
+}
+
+void TelemetryHook::after_train(Trainer& t) {
+  if (progress_) progress_->finish();
+}
+
+// ---- evaluation -----------------------------------------------------------------------------
+
+void EvaluationHook::before_train(Trainer& t) {
+  if (!t.has_validation())
+    fmt::print(stderr, "warning: no validation pairs (data.validation_fraction = {} leaves too few held-out "
+               "identities): no evaluation, no best.pt\n", t.config().data.validation_fraction);
+  else if (t.config().evaluation.at_start && t.state().step == 0)
+    run(t);
+}
+
+void EvaluationHook::after_step(Trainer& t) {
+  int64_t every = t.config().evaluation.every_steps;
+  if (every > 0 && t.state().step % every == 0) run(t);
+}
+
+void EvaluationHook::after_train(Trainer& t) {
+  if (!t.stopping() && last_step_ != t.state().step) run(t);
+}
+
+void EvaluationHook::run(Trainer& t) {
+  if (!t.has_validation()) return;
+  last_step_ = t.state().step;
+  auto r = t.evaluate();
+  auto& st = t.state();
+  bool best = r.score > st.best_score;
+  if (best) {
+    st.best_score = r.score;
+    t.save(t.run_dir() / "best.pt");
+  }
+  t.log_metrics(fmt::format("{{\"kind\": \"eval\", \"step\": {}, \"validation_accuracy\": {}, \"validation_auc\": {}, "
+                            "\"threshold\": {}, \"pairs\": {}, \"score\": {}, \"best\": {}}}",
+                            st.step, num(r.accuracy), num(r.auc), num(r.threshold), r.pairs, num(r.score),
+                            best ? "true" : "false"));
+  fmt::print("eval step {}: validation accuracy {:.4f} auc {:.4f} ({} pairs){}\n", st.step, r.accuracy, r.auc,
+             r.pairs, best ? " -> best.pt" : "");
+}
+
+// ---- checkpoints ----------------------------------------------------------------------------
+
+void CheckpointHook::before_train(Trainer& t) {
+  last_time_ = std::chrono::steady_clock::now();
+  last_step_ = t.state().step;
+}
+
+void CheckpointHook::after_step(Trainer& t) {
+  const auto& c = t.config().checkpoint;
+  bool by_count = c.every_steps > 0 && t.state().step % c.every_steps == 0;
+  bool by_time = c.every_minutes > 0 && seconds_since(last_time_) >= c.every_minutes * 60;
+  if (by_count || by_time) write(t);
+}
+
+void CheckpointHook::after_train(Trainer& t) {
+  if (last_step_ != t.state().step) write(t);
+  if (t.stopping())
+    fmt::print(stderr, "stopped at step {}: checkpoint written; continue with --resume auto\n", t.state().step);
+}
+
+void CheckpointHook::write(Trainer& t) {
+  t.save(t.run_dir() / checkpoint_name(t.state().step));
+  prune_checkpoints(t.run_dir(), t.config().checkpoint.keep_last);
+  last_step_ = t.state().step;
+  last_time_ = std::chrono::steady_clock::now();
+}
+
+}  // namespace face

@@ -1,0 +1,346 @@
+#include "train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include "data/augment.h"
+#include "data/identity_split.h"
+#include "data/normalisation.h"
+#include "eval/verification_metrics.h"
+#include "train/hooks.h"
+#include "train/optimiser.h"
+#include "train/triplet_loss.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/run_info.h"
+#include "util/threads.h"
+
+namespace face {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// bf16 autocast on CUDA for the scope's lifetime (a no-op when off).
+struct AutocastScope {
+  bool on;
+  explicit AutocastScope(bool enabled) : on(enabled) {
+    if (!on) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  }
+  ~AutocastScope() {
+    if (!on) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+};
+
+torch::Device parse_device(const std::string& name) {
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(name);
+  } catch (const c10::Error&) {
+    fail("device '{}' is not valid (cpu, cuda or cuda:N)", name);
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    fail("device '{}' was asked for, but LibTorch sees no CUDA device here", name);
+  return device;
+}
+
+// uint8 pack images -> the network's float input, resized when the pack is not 96x96.
+torch::Tensor model_input(const torch::Tensor& images) {
+  auto x = to_model_input(images);
+  if (x.size(2) == kInputSize && x.size(3) == kInputSize) return x;
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{kInputSize, kInputSize})
+                               .mode(torch::kBilinear)
+                               .align_corners(false)
+                               .antialias(true));
+}
+
+uint64_t below(std::mt19937_64& engine, uint64_t n) { return engine() % n; }  // n is small: bias negligible
+
+}  // namespace
+
+void Trainer::request_stop() { g_stop.store(true); }
+bool Trainer::stopping() const {
+  return g_stop.load() || (stop_after_ > 0 && state_.step - start_step_ >= stop_after_);
+}
+
+Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
+    : config_(std::move(config)), device_(parse_device(config_.runtime.device)), pack_(std::move(pack)),
+      stop_after_(options.stop_after) {
+  g_stop.store(false);
+  configure_threads(static_cast<int>(config_.runtime.threads));
+  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(config_.runtime.cudnn_benchmark);
+  torch::manual_seed(config_.run.seed);
+  check_miner_options(miner_ = {config_.mining.strategy, config_.mining.fallback, config_.loss.margin});
+
+  // Identity split: training identities feed the sampler, held-out ones the validation pairs.
+  std::vector<int64_t> labels(pack_.labels.data_ptr<int64_t>(), pack_.labels.data_ptr<int64_t>() + pack_.size());
+  auto split = split_by_identity(labels, pack_.identities, config_.data.validation_fraction, config_.run.seed);
+  train_images_ = split.train;
+  std::vector<int64_t> train_labels;
+  for (auto i : train_images_) train_labels.push_back(labels[i]);
+  sampler_ = std::make_unique<PxkSampler>(
+      train_labels, PxkOptions{config_.data.p, config_.data.k, config_.data.min_images, static_cast<uint64_t>(config_.run.seed)});
+
+  // Validation pairs: every same-identity pair (shuffled, capped at half of max_pairs) and as
+  // many random different-identity pairs, interleaved so that every fold holds both kinds.
+  std::map<int64_t, std::vector<int64_t>> by_identity;
+  for (auto i : split.validation) by_identity[labels[i]].push_back(i);
+  std::vector<Pair> same;
+  for (const auto& [label, images] : by_identity)
+    for (size_t a = 0; a < images.size(); ++a)
+      for (size_t b = a + 1; b < images.size(); ++b) same.push_back({images[a], images[b], true});
+  std::mt19937_64 engine(config_.run.seed + 1);
+  for (size_t i = same.size(); i > 1; --i) std::swap(same[i - 1], same[below(engine, i)]);
+  same.resize(std::min<size_t>(same.size(), config_.evaluation.max_pairs / 2));
+  if (!same.empty() && by_identity.size() >= 2) {
+    const auto& v = split.validation;
+    for (const auto& s : same) {
+      int64_t a, b;
+      do a = v[below(engine, v.size())], b = v[below(engine, v.size())]; while (labels[a] == labels[b]);
+      validation_pairs_.push_back(s);
+      validation_pairs_.push_back({a, b, false});
+    }
+  }
+
+  // Data on the device as uint8; converted per batch.
+  images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
+  labels_ = pack_.labels.to(device_);
+
+  model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
+  model_->to(device_);
+  if (config_.runtime.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  optimiser_ = make_optimiser(config_.optimiser, model_->parameters());
+
+  int64_t per_epoch = (sampler_->eligible_identities() + config_.data.p - 1) / config_.data.p;
+  total_steps_ = config_.length.steps > 0
+                     ? config_.length.steps
+                     : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(config_.length.epochs * per_epoch)));
+  state_.config_fingerprint = config_.fingerprint();
+  run_dir_ = fs::path(config_.run.dir) / config_.run.name;
+  resume_or_start(options);
+
+  write_file_atomic(run_dir_ / "config.resolved.yaml", config_.to_yaml());
+  write_file_atomic(run_dir_ / "run.json",
+                    fmt::format("{{\"run_info\": {}, \"seed\": {}, \"config_fingerprint\": \"{}\", "
+                                "\"pack_fingerprint\": \"{}\", \"command_line\": \"{}\", \"resumed_from_step\": {}, "
+                                "\"train_identities\": {}, \"validation_identities\": {}, \"validation_pairs\": {}}}\n",
+                                run_info_json(), config_.run.seed, state_.config_fingerprint,
+                                pack_.source_fingerprint, options.command_line, start_step_, split.train_identities,
+                                split.validation_identities, validation_pairs_.size()));
+
+  hooks_.push_back(std::make_unique<TelemetryHook>());
+  hooks_.push_back(std::make_unique<EvaluationHook>());
+  hooks_.push_back(std::make_unique<CheckpointHook>());
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::add_hook(std::unique_ptr<Hook> hook) { hooks_.push_back(std::move(hook)); }
+
+void Trainer::resume_or_start(const TrainerOptions& options) {
+  fs::create_directories(run_dir_);
+  std::optional<fs::path> from;
+  if (options.resume == "auto") {
+    std::vector<std::string> warnings;
+    from = find_resumable(run_dir_, &warnings);
+    for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+    if (!from) fmt::print(stderr, "no checkpoint to resume in '{}': starting from step 0\n", run_dir_.string());
+  } else if (!options.resume.empty()) {
+    from = fs::path(options.resume);
+  } else if (!list_checkpoints(run_dir_).empty()) {
+    fail("run directory '{}' already holds checkpoints: resume it with --resume auto, or set run.name",
+         run_dir_.string());
+  }
+  if (!from) return;
+  state_ = load_checkpoint(*from, model_, *optimiser_, device_, state_.config_fingerprint);
+  sampler_->restore(state_.sampler);
+  start_step_ = state_.step;
+  fmt::print(stderr, "resuming from '{}' at step {}\n", from->string(), start_step_);
+}
+
+Trainer::Outcome Trainer::train() {
+  for (auto& h : hooks_) h->before_train(*this);
+  while (state_.step < total_steps_ && !stopping()) {
+    step();
+    for (auto& h : hooks_) h->after_step(*this);
+  }
+  for (auto& h : hooks_) h->after_train(*this);
+  return state_.step < total_steps_ ? Outcome::stopped : Outcome::finished;
+}
+
+void Trainer::step() {
+  // Indices on the host (cheap), mapped to pack images, sent to the device without waiting.
+  auto positions = sampler_->next();
+  std::vector<int64_t> indices;
+  indices.reserve(positions.size());
+  for (auto p : positions) indices.push_back(train_images_[p]);
+  auto index = torch::tensor(indices, torch::kLong);
+  if (device_.is_cuda()) index = index.pin_memory();
+  auto on_device = index.to(device_, /*non_blocking=*/true);
+  auto labels = labels_.index_select(0, on_device);
+  auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
+                    .to(device_, /*non_blocking=*/true);
+  auto x = model_input(images);
+  if (config_.data.augment) x = augment(x, config_.data.augmentation);
+  if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+
+  lr_ = scheduled_lr(config_.optimiser, config_.schedule, state_.step, total_steps_);
+  set_lr(*optimiser_, lr_);
+  model_->train();
+  torch::Tensor embeddings;
+  {
+    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    embeddings = model_->forward(x);
+  }
+  auto distances = squared_distances(embeddings.to(torch::kFloat32));
+  auto d = distances.detach();
+  auto mask = mine_triplets(d, labels, miner_);
+  auto loss = triplet_loss_from_distances(
+      distances, mask, {config_.loss.margin, /*average_over_active=*/config_.mining.strategy == "batch_all"});
+  optimiser_->zero_grad();
+  loss.backward();
+
+  // Telemetry, all on the device.
+  {
+    torch::NoGradGuard no_grad;
+    auto count = mask.sum().to(torch::kFloat32);
+    auto safe = count.clamp_min(1);
+    auto margins = triplet_margins(d, config_.loss.margin);
+    const int64_t b = d.size(0);
+    last_ = {loss.detach(), count, (mask & (margins > 0)).sum() / safe,
+             (d.unsqueeze(2) * mask).sum() / safe, (d.unsqueeze(1) * mask).sum() / safe,
+             d.clamp_min(0).sqrt().sum() / static_cast<double>(b * (b - 1))};
+  }
+
+  // The one host sync of the step: apply the update only with triplets and finite values.
+  std::vector<torch::Tensor> grads;
+  for (auto& p : model_->parameters())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  auto finite = torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.isfinite();
+  auto flags = torch::stack({last_.triplets > 0, finite}).cpu();
+  bool usable = flags[0].item<bool>(), ok = flags[1].item<bool>();
+  if (usable && ok) {
+    optimiser_->step();
+    nonfinite_in_row_ = 0;
+  } else if (!ok) {
+    ++state_.nonfinite_total;
+    if (++nonfinite_in_row_ >= config_.guard.max_nonfinite_in_row)
+      fail("stopping at step {}: {} steps in a row had a non-finite loss or gradient (lower optimiser.lr, or "
+           "check the data); the last checkpoint in '{}' is intact",
+           state_.step, nonfinite_in_row_, run_dir_.string());
+  } else {
+    ++state_.empty_batches;
+  }
+  ++state_.step;
+  state_.epoch = sampler_->epoch();
+}
+
+torch::Tensor Trainer::embed(const torch::Tensor& indices) {
+  torch::InferenceMode inference;
+  model_->eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < indices.size(0); i += config_.evaluation.batch) {
+    auto chunk = indices.slice(0, i, i + config_.evaluation.batch);
+    auto x = model_input(pack_.images.index_select(0, chunk).to(device_));
+    if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    out.push_back(model_->forward(x).to(torch::kFloat32).cpu());
+  }
+  model_->train();
+  return torch::cat(out);
+}
+
+// Batch-norm running statistics are an exponential average over training batches, far from the
+// current weights' statistics early in a run (or after fast changes); evaluating with them
+// measures the averaging, not the model. As detectron2's PreciseBN, recompute them as a plain
+// average over fixed training batches (the first ones of the training images, no randomness, so
+// resumed runs stay identical) before evaluating. Training-mode forwards never read them.
+void Trainer::precise_batch_norm() {
+  const int64_t batches = config_.evaluation.precise_bn_batches, b = sampler_->batch_size();
+  if (batches == 0) return;
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, std::optional<double>>> norms;
+  for (auto& m : model_->modules(/*include_self=*/false))
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      norms.emplace_back(bn, bn->options.momentum());
+      bn->options.momentum(std::nullopt);  // cumulative average
+      bn->reset_running_stats();
+    }
+  torch::NoGradGuard no_grad;
+  model_->train();
+  const int64_t n = static_cast<int64_t>(train_images_.size());
+  for (int64_t i = 0; i < batches && i * b < n; ++i) {
+    std::vector<int64_t> chunk(train_images_.begin() + i * b, train_images_.begin() + std::min(n, (i + 1) * b));
+    auto x = model_input(pack_.images.index_select(0, torch::tensor(chunk, torch::kLong)).to(device_));
+    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    model_->forward(x);
+  }
+  for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);
+}
+
+EvaluationResult Trainer::evaluate() {
+  EvaluationResult r;
+  if (validation_pairs_.empty()) return r;
+  precise_batch_norm();
+  // Embed each validation image once.
+  std::vector<int64_t> images;
+  std::map<int64_t, int64_t> row;
+  for (const auto& p : validation_pairs_)
+    for (auto i : {p.first, p.second})
+      if (row.emplace(i, static_cast<int64_t>(images.size())).second) images.push_back(i);
+  auto embeddings = embed(torch::tensor(images, torch::kLong));
+  auto e = embeddings.accessor<float, 2>();
+  std::vector<double> distances;
+  std::vector<bool> same;
+  for (const auto& p : validation_pairs_) {
+    double d = 0;
+    for (int64_t j = 0; j < embeddings.size(1); ++j) {
+      double diff = e[row[p.first]][j] - e[row[p.second]][j];
+      d += diff * diff;
+    }
+    distances.push_back(d);
+    same.push_back(p.same);
+  }
+  int folds = validation_pairs_.size() >= 20 ? 10 : 1;
+  if (folds > 1) {
+    auto m = verification_metrics(distances, same, folds);
+    r.accuracy = m.accuracy_mean;
+    r.auc = m.auc;
+    r.threshold = m.best_threshold;
+  } else {
+    auto choice = best_accuracy_threshold(distances, same);
+    r.accuracy = choice.accuracy;
+    r.threshold = choice.threshold;
+  }
+  r.pairs = static_cast<int64_t>(validation_pairs_.size());
+  r.score = r.accuracy;
+  return r;
+}
+
+void Trainer::save(const fs::path& path) {
+  state_.sampler = sampler_->state();
+  save_checkpoint(path, model_, *optimiser_, state_, device_);
+}
+
+void Trainer::log_metrics(const std::string& json_object) {
+  std::ofstream out(run_dir_ / "metrics.jsonl", std::ios::app);
+  out << json_object << '\n';
+  if (!out) fail("cannot append to '{}'", (run_dir_ / "metrics.jsonl").string());
+}
+
+}  // namespace face

@@ -1,0 +1,106 @@
+// trainer.h: the training loop (detectron2-style: a short loop, everything periodic in hooks).
+//
+// One step: P x K indices from the sampler (host, cheap) -> copied to the device -> gather from
+// the pack kept on the device -> to_model_input -> augment -> forward (bf16 autocast, channels-
+// last when configured) -> squared-distance matrix -> mining -> triplet loss -> backward ->
+// update. Mining, loss and telemetry stay on the device; the only host sync per step is one read
+// of two flags (usable triplets? finite loss and gradients?) that decides whether the update is
+// applied: a step without triplets or with a non-finite value is skipped and counted.
+//
+// Hooks (train/hooks.h) log telemetry, evaluate and keep the best checkpoint, and write periodic
+// checkpoints. A stop request (SIGINT/SIGTERM through request_stop) ends the loop after the
+// current step; the checkpoint hook then writes a checkpoint.
+#pragma once
+#include <torch/optim.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/pack.h"
+#include "data/pxk_sampler.h"
+#include "model/nn4.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/miner.h"
+
+namespace face {
+
+class Hook;
+
+struct TrainerOptions {
+  std::string resume;             // "", "auto" (newest usable checkpoint in the run dir) or a path
+  std::string command_line;       // recorded in run.json
+  int64_t stop_after = 0;         // > 0: stop as on SIGTERM after this many steps of this invocation
+};
+
+// Device scalars of the last step (read only when logging, so they cost no sync).
+struct StepTelemetry {
+  torch::Tensor loss, triplets, active, d_ap, d_an, spread;
+};
+
+struct EvaluationResult {
+  double accuracy = 0, auc = 0, threshold = 0;  // validation: 10-fold accuracy, ROC AUC, best threshold
+  int64_t pairs = 0;
+  double lfw_accuracy = -1;                     // LFW View 1 (pairsDevTest), when configured
+  double score = -1;                            // what selects best.pt
+};
+
+class Trainer {
+ public:
+  Trainer(TrainConfig config, Pack pack, TrainerOptions options = {});
+  ~Trainer();
+
+  // Hooks run in the order added, after the built-in telemetry, evaluation and checkpoint hooks.
+  void add_hook(std::unique_ptr<Hook> hook);
+
+  enum class Outcome { finished, stopped };
+  Outcome train();
+
+  // Async-signal-safe: ends the loop after the current step.
+  static void request_stop();
+
+  // For hooks.
+  const TrainConfig& config() const { return config_; }
+  CheckpointState& state() { return state_; }
+  int64_t total_steps() const { return total_steps_; }
+  int64_t start_step() const { return start_step_; }
+  int64_t batch_size() const { return sampler_->batch_size(); }
+  double lr() const { return lr_; }
+  bool stopping() const;
+  const StepTelemetry& last_step() const { return last_; }
+  const torch::Device& device() const { return device_; }
+  const std::filesystem::path& run_dir() const { return run_dir_; }
+  bool has_validation() const { return !validation_pairs_.empty(); }
+  EvaluationResult evaluate();
+  void save(const std::filesystem::path& path);
+  void log_metrics(const std::string& json_object);  // one line of metrics.jsonl
+  Nn4& model() { return model_; }
+
+ private:
+  void step();
+  void resume_or_start(const TrainerOptions& options);
+  torch::Tensor embed(const torch::Tensor& images);
+  void precise_batch_norm();
+
+  TrainConfig config_;
+  torch::Device device_;
+  Pack pack_;
+  torch::Tensor images_, labels_;          // on the device when data.on_device
+  std::vector<int64_t> train_images_;      // sampler position -> pack image index
+  struct Pair { int64_t first, second; bool same; };
+  std::vector<Pair> validation_pairs_;
+  std::unique_ptr<PxkSampler> sampler_;
+  Nn4 model_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimiser_;
+  std::vector<std::unique_ptr<Hook>> hooks_;
+  MinerOptions miner_;
+  CheckpointState state_;
+  int64_t total_steps_ = 0, start_step_ = 0, nonfinite_in_row_ = 0, stop_after_ = 0;
+  double lr_ = 0;
+  StepTelemetry last_;
+  std::filesystem::path run_dir_;
+};
+
+}  // namespace face

@@ -1,0 +1,191 @@
+// The trainer end to end on a small synthetic pack: learning, exact resume, crash safety.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <thread>
+
+#include "data/pack.h"
+#include "model/model_file.h"
+#include "test_support.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+using face::test::TempDir;
+
+namespace {
+
+// Identities are distinct random colour blobs (a 4x4 pattern blown up to 96x96); each image of an
+// identity is shifted, re-lit and noised.
+face::Pack synthetic_pack(int64_t identities, int64_t per_identity, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  face::Pack pack;
+  std::vector<torch::Tensor> images;
+  std::vector<int64_t> labels;
+  for (int64_t id = 0; id < identities; ++id) {
+    auto base = torch::upsample_bilinear2d(torch::rand({1, 3, 4, 4}, gen), {96, 96}, false);
+    pack.identities.push_back(fmt::format("person_{:03d}", id));
+    for (int64_t j = 0; j < per_identity; ++j) {
+      auto shift = torch::randint(-12, 13, {2}, gen);
+      auto img = base.roll({shift[0].item<int64_t>(), shift[1].item<int64_t>()}, {2, 3});
+      img = img * (0.7 + 0.6 * torch::rand({1}, gen)) + 0.15 * torch::randn({1, 3, 96, 96}, gen);
+      images.push_back((img.clamp(0, 1) * 255).round().to(torch::kUInt8));
+      labels.push_back(id);
+      pack.paths.push_back(fmt::format("person_{:03d}/{}.png", id, j));
+    }
+  }
+  pack.images = torch::cat(images);
+  pack.labels = torch::tensor(labels, torch::kLong);
+  pack.source_fingerprint = "synthetic";
+  return pack;
+}
+
+const fs::path& pack_file() {
+  static TempDir dir;
+  static fs::path file = [] {
+    auto path = dir / "synthetic.pack";
+    face::save_pack(path, synthetic_pack(24, 6, 7));
+    return path;
+  }();
+  return file;
+}
+
+face::TrainConfig smoke(const fs::path& runs, std::vector<std::string> overrides) {
+  overrides.insert(overrides.begin(), {"data.pack=" + pack_file().string(), "run.dir=" + runs.string()});
+  return face::load_config(face::test::source_dir() / "configs/smoke.yaml", overrides);
+}
+
+std::vector<std::string> lines_of(const fs::path& file, const std::string& kind) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"kind\": \"" + kind + "\"") != std::string::npos) out.push_back(line);
+  return out;
+}
+
+double field(const std::string& line, const std::string& name) {
+  auto at = line.find("\"" + name + "\": ");
+  EXPECT_NE(at, std::string::npos) << name << " in " << line;
+  return std::stod(line.substr(at + name.size() + 4));
+}
+
+}  // namespace
+
+TEST(Trainer, ShortRunLowersLossAndRaisesValidationAccuracy) {
+  TempDir runs;
+  auto config = smoke(runs.path, {"run.name=learn", "length.steps=16", "optimiser.lr=0.0002",
+                                  "evaluation.at_start=true", "checkpoint.every_steps=0"});
+  face::Trainer trainer(config, face::load_pack(pack_file()));
+  EXPECT_EQ(trainer.train(), face::Trainer::Outcome::finished);
+  auto dir = runs.path / "learn";
+  auto train = lines_of(dir / "metrics.jsonl", "train");
+  auto eval = lines_of(dir / "metrics.jsonl", "eval");
+  ASSERT_EQ(train.size(), 16u);
+  ASSERT_EQ(eval.size(), 2u);  // before the first step and at the end
+  double early = 0, late = 0;
+  for (int i = 0; i < 4; ++i) early += field(train[i], "loss"), late += field(train[12 + i], "loss");
+  EXPECT_LT(late, early) << "mean loss of the last 4 steps vs the first 4";
+  EXPECT_GT(field(eval[1], "validation_accuracy"), field(eval[0], "validation_accuracy"));
+  EXPECT_GT(field(eval[1], "validation_auc"), field(eval[0], "validation_auc"));
+  EXPECT_GT(field(train.back(), "embedding_spread"), 0.1);  // not collapsed
+  // The run directory records what reproduces it, and every checkpoint is a model file.
+  EXPECT_TRUE(fs::exists(dir / "config.resolved.yaml"));
+  EXPECT_TRUE(fs::exists(dir / "run.json"));
+  EXPECT_TRUE(fs::exists(dir / "best.pt"));
+  EXPECT_EQ(face::load_model_file(dir / face::checkpoint_name(16)).fingerprint,
+            face::weights_fingerprint(*trainer.model()));
+}
+
+TEST(Trainer, StoppedAndResumedRunIsBitIdenticalToUninterrupted) {
+  TempDir runs;
+  // Warm-up + cosine, semi-hard mining with random choices and augmentation: every random
+  // generator and the schedule must continue exactly.
+  std::vector<std::string> recipe = {"schedule.name=cosine", "schedule.warmup_steps=2", "length.steps=6",
+                                     "checkpoint.every_steps=0"};
+  auto with = [&](std::string name) {
+    auto o = recipe;
+    o.push_back("run.name=" + name);
+    return smoke(runs.path, o);
+  };
+  face::Trainer whole(with("whole"), face::load_pack(pack_file()));
+  ASSERT_EQ(whole.train(), face::Trainer::Outcome::finished);
+
+  face::Trainer first(with("split"), face::load_pack(pack_file()), {"", "", /*stop_after=*/3});
+  ASSERT_EQ(first.train(), face::Trainer::Outcome::stopped);
+  EXPECT_EQ(first.state().step, 3);
+  face::Trainer second(with("split"), face::load_pack(pack_file()), {"auto", ""});
+  EXPECT_EQ(second.start_step(), 3);
+  ASSERT_EQ(second.train(), face::Trainer::Outcome::finished);
+
+  EXPECT_EQ(face::weights_fingerprint(*second.model()), face::weights_fingerprint(*whole.model()));
+  auto a = whole.model()->parameters(), b = second.model()->parameters();
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  // A resume with another recipe is refused.
+  auto other = with("split");
+  other.optimiser.lr *= 2;
+  EXPECT_THROW((face::Trainer(other, face::load_pack(pack_file()), {"auto", ""})), face::Error);
+  // Without --resume, an existing run is not overwritten.
+  EXPECT_THROW((face::Trainer(with("split"), face::load_pack(pack_file()))), face::Error);
+}
+
+TEST(Trainer, ResumeAutoSkipsADamagedCheckpoint) {
+  TempDir runs;
+  face::Trainer trainer(smoke(runs.path, {"run.name=d", "length.steps=4", "checkpoint.every_steps=2"}),
+                        face::load_pack(pack_file()));
+  trainer.train();
+  auto dir = runs.path / "d";
+  auto newest = dir / face::checkpoint_name(4);
+  fs::resize_file(newest, fs::file_size(newest) / 2);
+  std::vector<std::string> warnings;
+  auto found = face::find_resumable(dir, &warnings);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->filename(), face::checkpoint_name(2));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(face::checkpoint_name(4)), std::string::npos) << warnings[0];
+}
+
+TEST(Trainer, KilledDuringCheckpointWriteResumesFromThePreviousOne) {
+  TempDir runs;
+  std::string args = fmt::format("--config {} --set data.pack={} --set run.dir={} --set run.name=k "
+                                 "--set length.steps=5 --set checkpoint.every_steps=2",
+                                 (face::test::source_dir() / "configs/smoke.yaml").string(), pack_file().string(),
+                                 runs.path.string());
+  pid_t child = ::fork();
+  if (child == 0) {
+    std::string command = "FACE_TEST_PAUSE_CHECKPOINT=4 exec " + face::test::tool("trainer").string() + " " + args + " >/dev/null 2>&1";
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto dir = runs.path / "k";
+  auto paused = [&] {
+    if (!fs::exists(dir)) return false;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".paused") return true;
+    return false;
+  };
+  for (int i = 0; i < 1200 && !paused(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(paused()) << "the trainer never reached the step-4 checkpoint write";
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_FALSE(fs::exists(dir / face::checkpoint_name(4)));  // never renamed into place
+
+  auto resumed = face::test::run_command(face::test::tool("trainer").string() + " " + args + " --resume auto");
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find(face::checkpoint_name(2) + "' at step 2"), std::string::npos) << resumed.output;
+  EXPECT_EQ(face::read_checkpoint_state(dir / face::checkpoint_name(5)).step, 5);
+}
+
+TEST(Trainer, ConfigErrorStopsTheProgramBeforeAnyWork) {
+  TempDir dir;
+  face::test::write_text(dir / "bad.yaml", "data:\n  pack: x.pack\n  pk: 3\nlength:\n  steps: 2\n");
+  auto r = face::test::run_command(face::test::tool("trainer").string() + " --config " + (dir / "bad.yaml").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("unknown key 'data.pk'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("line 3"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("loading pack"), std::string::npos) << r.output;
+}
