@@ -1,9 +1,29 @@
 #!/usr/bin/env bash
-# Sets up and runs the main job with its defaults.
-# Until the trainer lands this embeds the LFW images with an untrained nn4.small2.
+# The main job with its defaults, from a fresh machine:
+#   set up -> align CelebA -> pack -> trainer --config configs/nn4.yaml -> align LFW -> evaluate
+# (LFW View 2). Every step resumes: aligned images, an up-to-date pack and the run's checkpoints
+# are kept, so a second call continues where the first stopped.
+#   FACE_DATA  dataset root (default ../shared/data)
+#   DEVICE     cuda or cpu (default: cuda when nvidia-smi sees a GPU, else cpu)
+#   STEPS      override length.steps (the recipe is sized for a GPU; a CPU takes far longer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 DATA="${FACE_DATA:-../shared/data}"
-mkdir -p experiments/embed
-build/embed "$DATA/lfw/deepfunneled" --out experiments/embed/lfw.npy
+WORK=experiments/data
+RUN=experiments/nn4-celeba
+if [ -z "${DEVICE:-}" ]; then
+  DEVICE=cpu
+  nvidia-smi -L >/dev/null 2>&1 && DEVICE=cuda
+fi
+[ "$DEVICE" = cpu ] && echo "run.sh: no GPU: training nn4.yaml on the CPU takes many hours (STEPS=N shortens it)" >&2
+
+build/align "$DATA/celeba" "$WORK/celeba-aligned"
+build/pack "$WORK/celeba-aligned" "$WORK/celeba.pack"
+extra=()
+[ -n "${STEPS:-}" ] && extra+=(--set "length.steps=$STEPS")
+build/trainer --config configs/nn4.yaml --device "$DEVICE" --resume auto "${extra[@]}"
+
+build/align "$DATA/lfw/deepfunneled" "$WORK/lfw-aligned"
+build/evaluate --pairs "$DATA/lfw/pairs.txt" --images "$WORK/lfw-aligned" --model "$RUN/best.pt" \
+               --device "$DEVICE" --out "$RUN/lfw-view2"
