@@ -2,6 +2,8 @@
 
 #include <torch/script.h>
 
+#include <fmt/format.h>
+
 #include "data/normalisation.h"
 #include "model/model_file.h"
 #include "util/error.h"
@@ -99,6 +101,16 @@ std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed
   Nn4 model(Nn4Options(arch).seed(seed));
   LoadedModel loaded{model, weights_fingerprint(*model)};
   return std::make_unique<Nn4Embedder>(std::move(loaded), device, fmt::format("untrained {} (seed {})", arch, seed));
+}
+
+std::unique_ptr<Embedder> open_embedder(const std::string& model, const std::string& arch, uint64_t seed,
+                                        const torch::Device& device) {
+  if (!model.empty()) return load_embedder(model, device);
+  fmt::print(stderr,
+             "WARNING: no --model given: using RANDOMLY INITIALISED {} weights (seed {}).\n"
+             "WARNING: embeddings and figures from them are meaningless for recognition.\n",
+             arch, seed);
+  return random_embedder(arch, seed, device);
 }
 
 }  // namespace face

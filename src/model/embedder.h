@@ -36,4 +36,9 @@ std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const
 // A randomly initialised network (seeded); tools using it must warn loudly.
 std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device);
 
+// What the tools' --model option means: load `model`, or, when it is empty, warn loudly on
+// stderr and use random `arch` weights from `seed` (for pipeline checks and floors).
+std::unique_ptr<Embedder> open_embedder(const std::string& model, const std::string& arch, uint64_t seed,
+                                        const torch::Device& device);
+
 }  // namespace face

@@ -80,14 +80,7 @@ int main(int argc, char** argv) {
   try {
     face::configure_threads(threads);
     torch::Device device(device_name);
-    std::unique_ptr<face::Embedder> embedder;
-    if (model.empty()) {
-      fmt::print(stderr, "WARNING: no --model: RANDOMLY INITIALISED {} weights (seed {}); figures are near chance.\n",
-                 arch, seed);
-      embedder = face::random_embedder(arch, seed, device);
-    } else {
-      embedder = face::load_embedder(model, device);
-    }
+    std::unique_ptr<face::Embedder> embedder = face::open_embedder(model, arch, seed, device);
     double th = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
                                         model.empty() ? "random weights" : model);
     std::vector<Person> people = list_people(lfw);

@@ -81,16 +81,7 @@ int main(int argc, char** argv) {
     face::configure_threads(threads);
     torch::Device device(device_name);
     if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", device_name);
-    std::unique_ptr<face::Embedder> embedder;
-    if (model.empty()) {
-      fmt::print(stderr,
-                 "WARNING: no --model given: embedding with RANDOMLY INITIALISED {} weights (seed {}).\n"
-                 "WARNING: these embeddings are meaningless for recognition.\n",
-                 arch, seed);
-      embedder = face::random_embedder(arch, seed, device);
-    } else {
-      embedder = face::load_embedder(model, device);
-    }
+    std::unique_ptr<face::Embedder> embedder = face::open_embedder(model, arch, seed, device);
 
     int failures = 0;
     std::vector<Input> inputs = collect_inputs(roots, list_file, failures);
