@@ -22,6 +22,7 @@ build/align "$DATA/celeba" "$WORK/celeba-aligned"
 build/pack "$WORK/celeba-aligned" "$WORK/celeba.pack"
 extra=()
 [ -n "${STEPS:-}" ] && extra+=(--set "length.steps=$STEPS")
+[ "$DEVICE" = cpu ] && extra+=(--set runtime.precision=fp32)  # the recipe's bf16 autocast is CUDA-only
 build/trainer --config configs/nn4.yaml --device "$DEVICE" --resume auto "${extra[@]}"
 
 build/align "$DATA/lfw/deepfunneled" "$WORK/lfw-aligned"

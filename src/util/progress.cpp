@@ -52,7 +52,8 @@ void Progress::draw(bool final) {
   std::string counts = total_ > 0 ? fmt::format("{}/{}", done_, total_) : fmt::format("{}", done_);
   std::string timing = final ? fmt::format("{} elapsed", format_seconds(elapsed))
                              : fmt::format("ETA {}", format_seconds(eta));
-  std::string tail = fmt::format("{} {:.1f}/s {}{}{}", counts, r, timing, note_.empty() ? "" : "  ", note_);
+  // Three significant digits: slow loops (a training step every few seconds) still show a rate.
+  std::string tail = fmt::format("{} {:.3g}/s {}{}{}", counts, r, timing, note_.empty() ? "" : "  ", note_);
   if (terminal_) {
     std::string bar;
     if (total_ > 0) {
