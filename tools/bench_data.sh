@@ -50,7 +50,7 @@ echo "== pack load and sampler on the small pack"
 "$BUILD/bench_pack" "$WORK/bench.pack" --p 15 --k 20 --batches 2000 | grep -v '^run:' || true
 
 # The full packs, when they exist (see docs/data.md for how they are made).
-for big in "${FACE_PACKS:-/work/aligned/lfw.pack /work/aligned/celeba.pack}"; do
+for big in ${FACE_PACKS:-experiments/data/lfw.pack experiments/data/celeba.pack}; do  # made by align + pack (tools/run.sh)
   for p in $big; do
     [[ -f "$p" ]] || continue
     echo "== $p"
