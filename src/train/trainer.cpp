@@ -16,6 +16,7 @@
 #include "train/optimiser.h"
 #include "train/triplet_loss.h"
 #include "util/atomic_file.h"
+#include "util/device.h"
 #include "util/error.h"
 #include "util/run_info.h"
 #include "util/threads.h"
@@ -41,18 +42,6 @@ struct AutocastScope {
     at::autocast::clear_cache();
   }
 };
-
-torch::Device parse_device(const std::string& name) {
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(name);
-  } catch (const c10::Error&) {
-    fail("device '{}' is not valid (cpu, cuda or cuda:N)", name);
-  }
-  if (device.is_cuda() && !torch::cuda::is_available())
-    fail("device '{}' was asked for, but LibTorch sees no CUDA device here", name);
-  return device;
-}
 
 // uint8 pack images -> the network's float input, resized when the pack is not 96x96.
 torch::Tensor model_input(const torch::Tensor& images) {

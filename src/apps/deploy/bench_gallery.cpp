@@ -25,6 +25,7 @@
 #include "deploy/gallery/search_index.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/device.h"
 #include "util/run_info.h"
 #include "util/threads.h"
 
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
 
   try {
     int used_threads = face::configure_threads(threads);
-    torch::Device device(device_name);
+    torch::Device device = face::parse_device(device_name);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     nlohmann::json report = {{"run_info", nlohmann::json::parse(face::run_info_json())},
                              {"threads", used_threads}, {"device", device.str()}, {"dim", dim},

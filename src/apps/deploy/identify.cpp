@@ -24,6 +24,7 @@
 #include "deploy/gallery/searcher.h"
 #include "model/embedder.h"
 #include "util/error.h"
+#include "util/device.h"
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/image_io.h"
@@ -46,8 +47,7 @@ struct Session {
 
 Session open_session(const Common& c) {
   face::configure_threads(c.threads);
-  torch::Device device(c.device);
-  if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", c.device);
+  torch::Device device = face::parse_device(c.device);
   Session s;
   s.embedder = face::load_embedder(c.model, device);
   s.faces = std::make_unique<face::FaceSource>(face::FaceSourceOptions{c.aligned});

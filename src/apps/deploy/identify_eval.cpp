@@ -27,6 +27,7 @@
 #include "model/embedder.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/device.h"
 #include "util/progress.h"
 #include "util/run_info.h"
 #include "util/threads.h"
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
 
   try {
     face::configure_threads(threads);
-    torch::Device device(device_name);
+    torch::Device device = face::parse_device(device_name);
     std::unique_ptr<face::Embedder> embedder = face::open_embedder(model, arch, seed, device);
     double th = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
                                         model.empty() ? "random weights" : model);

@@ -22,6 +22,7 @@
 #include "deploy/gallery/model_binding.h"
 #include "model/embedder.h"
 #include "util/error.h"
+#include "util/device.h"
 #include "util/threads.h"
 
 namespace {
@@ -69,8 +70,7 @@ int main(int argc, char** argv) {
 
   try {
     face::configure_threads(threads);
-    torch::Device device(device_name);
-    if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", device_name);
+    torch::Device device = face::parse_device(device_name);
     auto embedder = face::load_embedder(model, device);
     threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt, model);
     face::FaceSource faces({aligned});

@@ -15,6 +15,7 @@
 #include "model/embedder.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/device.h"
 #include "util/npy.h"
 #include "util/progress.h"
 #include "util/threads.h"
@@ -79,8 +80,7 @@ int main(int argc, char** argv) {
 
   try {
     face::configure_threads(threads);
-    torch::Device device(device_name);
-    if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", device_name);
+    torch::Device device = face::parse_device(device_name);
     std::unique_ptr<face::Embedder> embedder = face::open_embedder(model, arch, seed, device);
 
     int failures = 0;

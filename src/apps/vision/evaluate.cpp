@@ -27,6 +27,7 @@
 #include "model/embedder.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/device.h"
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/face_loader.h"
@@ -107,8 +108,7 @@ ImageEmbeddings embed_from_table(const Options& o, const face::PairIndex& index,
 }
 
 std::unique_ptr<face::Embedder> open_model(const Options& o, face::EvaluationRecord& rec) {
-  torch::Device device(o.device);
-  if (device.is_cuda() && !torch::cuda::is_available()) face::fail("--device {}: CUDA is not available", o.device);
+  torch::Device device = face::parse_device(o.device);
   std::unique_ptr<face::Embedder> e;
   if (o.model == "pixel") {
     e = face::pixel_embedder();
