@@ -22,17 +22,7 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
 step "core tests"
 ctest --test-dir build-gpu --output-on-failure -j4 2>&1 | tail -15 | tee -a "$out/log.txt"
 
-step "inference benchmarks (C++)"
-for flags in "" "--channels-last" "--channels-last --bf16"; do
-  build-gpu/bench_infer --device cuda --batch 540 --steps 20 --warm 5 --json $flags | tee -a "$out/bench.jsonl"
-done
-if [ -x build-gpu/trainer ] && [ -f tools/bench_train.sh ]; then
-  step "training benchmarks (C++)"
-  DEVICE=cuda BATCH=540 tools/bench_train.sh 2>&1 | tee -a "$out/bench.jsonl"
-fi
-if [ -f "$ref" ]; then
-  step "Python reference"
-  timeout 300 $py "$ref" --device cuda --batch 540 --steps 20 --warm 5 --modes eager,cl,cl_bf16,compile_cl_bf16 \
-    2>&1 | tee -a "$out/ref.jsonl"
-fi
+step "benchmarks: training step and inference, C++ beside the Python reference (tools/bench.py)"
+timeout 420 $py tools/bench.py --device cuda --build build-gpu --python $py --ref "$ref" --stages train,infer \
+  --batch 540 --steps 20 --warm 5 --repeats 2 --compile --out "$out" 2>&1 | tee -a "$out/log.txt"
 step "done"

@@ -4,33 +4,40 @@
 //               [--device cpu|cuda] [--mining semihard] [--channels-last] [--bf16]
 //
 // The timed step is the whole trainer step: sampling, gather, augmentation, forward, mining,
-// triplet loss, backward, update and telemetry. Prints one JSON line. tools/bench_train.sh runs
+// triplet loss, backward, update and telemetry. Prints one JSON line: images/s over all timed
+// steps, of the fastest and of the median step, peak resident memory and device memory in use. tools/bench_train.sh runs
 // it beside the Python reference (../shared/bench/ref_nn4.py) and prints the ratio.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <numeric>
+#include <vector>
 
 #include "train/hooks.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/memory.h"
 
 namespace {
 
-// Notes the time when the warm-up steps are done and when the last step is.
+// Times every step after the warm-up ones (waiting for the GPU, so each time is the step's own).
 struct TimingHook : face::Hook {
   int64_t warm;
-  std::chrono::steady_clock::time_point start, end;
+  std::chrono::steady_clock::time_point last;
+  std::vector<double> step_seconds;
+  double device_memory_mb = -1;
   explicit TimingHook(int64_t w) : warm(w) {}
-  void before_train(face::Trainer& t) override {
-    if (warm == 0) start = std::chrono::steady_clock::now();
-  }
+  void before_train(face::Trainer& t) override { last = std::chrono::steady_clock::now(); }
   void after_step(face::Trainer& t) override {
     if (t.device().is_cuda()) torch::cuda::synchronize();
-    if (t.state().step == warm) start = std::chrono::steady_clock::now();
-    end = std::chrono::steady_clock::now();
+    auto now = std::chrono::steady_clock::now();
+    if (t.state().step > warm) step_seconds.push_back(std::chrono::duration<double>(now - last).count());
+    last = now;
+    device_memory_mb = std::max(device_memory_mb, face::device_memory_in_use_mb());
   }
 };
 
@@ -74,12 +81,19 @@ int main(int argc, char** argv) {
     auto* t = timing.get();
     trainer.add_hook(std::move(timing));
     trainer.train();
-    double seconds = std::chrono::duration<double>(t->end - t->start).count();
+    auto times = t->step_seconds;
+    if (times.empty()) face::fail("no timed steps (--steps {})", steps);
+    double total = std::accumulate(times.begin(), times.end(), 0.0);
+    std::sort(times.begin(), times.end());
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     fmt::print("{{\"program\": \"bench_train\", \"arch\": \"{}\", \"device\": \"{}\", \"batch\": {}, \"threads\": {}, "
-               "\"mining\": \"{}\", \"channels_last\": {}, \"bf16\": {}, \"steps\": {}, \"train_img_s\": {:.1f}}}\n",
-               arch, device, batch, threads, mining, channels_last, bf16, steps, batch * steps / seconds);
+               "\"mining\": \"{}\", \"channels_last\": {}, \"bf16\": {}, \"steps\": {}, \"train_img_s\": {:.1f}, "
+               "\"train_img_s_max\": {:.1f}, \"train_img_s_median\": {:.1f}, \"peak_resident_mb\": {:.0f}, "
+               "\"device_memory_mb\": {:.0f}}}\n",
+               arch, device, batch, threads, mining, channels_last, bf16, steps, batch * times.size() / total,
+               batch / times.front(), batch / times[times.size() / 2], face::peak_resident_memory_mb(),
+               t->device_memory_mb);
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

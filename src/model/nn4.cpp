@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "model/local_response_norm.h"
 #include "util/error.h"
 
 namespace face {
@@ -59,22 +60,10 @@ const std::map<std::string, std::vector<InceptionSpec>>& layer_tables() {
   return tables;
 }
 
-// Cross-channel local response normalisation (size 5, alpha 1e-4, beta 0.75, k 1), the same
-// function as nn::LocalResponseNorm. LibTorch's version reshapes with the batch size read as a
-// plain integer, which a traced TorchScript graph (deploy/export.h) would freeze to the example's
-// batch size; this one takes every shape from the tensor itself, so the export accepts any batch.
-torch::Tensor local_response_norm(const torch::Tensor& x) {
-  constexpr int64_t size = 5;
-  constexpr double alpha = 1e-4, beta = 0.75, k = 1.0;
-  auto div = x.mul(x).unsqueeze(1);  // (m, 1, C, H, W): average over C with a 3-d pool
-  div = nn::functional::pad(div, nn::functional::PadFuncOptions({0, 0, 0, 0, size / 2, (size - 1) / 2}));
-  div = torch::avg_pool3d(div, {size, 1, 1}, /*stride=*/1, /*padding=*/0, /*ceil_mode=*/false,
-                          /*count_include_pad=*/true)
-            .squeeze(1);
-  return x / div.mul(alpha).add(k).pow(beta);
+// OpenFace's stem LRN: size 5, alpha 1e-4, beta 0.75, k 1 (the LrnOptions defaults).
+nn::Functional lrn() {
+  return nn::Functional([](const torch::Tensor& x) { return local_response_norm(x); });
 }
-
-nn::Functional lrn() { return nn::Functional(local_response_norm); }
 
 }  // namespace
 

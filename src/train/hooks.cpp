@@ -1,12 +1,11 @@
 #include "train/hooks.h"
 
-#include <dlfcn.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <fstream>
 
 #include "util/error.h"
+#include "util/memory.h"
 
 namespace face {
 
@@ -14,22 +13,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-double host_memory_mb() {
-  long pages = 0, resident = 0;
-  std::ifstream("/proc/self/statm") >> pages >> resident;
-  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
-
-// Device memory in use (all processes), from the CUDA runtime LibTorch has loaded; -1 without
-// it. Looked up at run time so the core builds without CUDA headers.
-double cuda_memory_mb() {
-  using MemGetInfo = int (*)(size_t*, size_t*);
-  static auto fn = reinterpret_cast<MemGetInfo>(::dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
-  size_t free = 0, total = 0;
-  if (!fn || fn(&free, &total) != 0) return -1;
-  return static_cast<double>(total - free) / (1024.0 * 1024.0);
 }
 
 // JSON numbers: non-finite values become null.
@@ -65,7 +48,7 @@ void TelemetryHook::after_step(Trainer& t) {
       "\"d_ap\": {}, \"d_an\": {}, \"embedding_spread\": {}, \"lr\": {}, \"images_per_s\": {}, \"host_memory_mb\": {}, "
       "\"device_memory_mb\": {}, \"nonfinite_total\": {}, \"empty_batches\": {}}}",
       st.step, st.epoch, num(m[0]), num(m[1]), num(m[2]), num(m[3]), num(m[4]), num(m[5]), num(t.lr()), num(rate),
-      num(host_memory_mb()), num(t.device().is_cuda() ? cuda_memory_mb() : -1), st.nonfinite_total,
+      num(resident_memory_mb()), num(t.device().is_cuda() ? device_memory_in_use_mb() : -1), st.nonfinite_total,
       st.empty_batches));
   auto note = fmt::format("loss {:.4f} triplets {:.0f} active {:.2f} spread {:.3f} lr {:.2e} {:.1f} img/s", m[0],
                           m[1], m[2], m[5], t.lr(), rate);

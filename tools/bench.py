@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""bench.py: every stage's throughput beside the Python reference, in one command (issue #7).
+
+    tools/bench.sh [--device cpu|cuda] [--repeats 3] [--stages train,infer,pipeline,align,evaluate]
+
+Runs, on this machine and in this one command:
+  train     the trainer step (build/bench_train: sampling, augmentation, forward, mining, loss,
+            backward, update) beside ../shared/bench/ref_nn4.py's training step, same model, batch
+            and threads; on CPU in the default layout and channels-last, on CUDA fp32 and
+            bf16 + channels-last (and the reference's torch.compile mode);
+  infer     large-batch throughput and batch-1 latency (build/bench_infer) beside the reference;
+  pipeline  pack load, PxK sampling, gather and augmentation (build/bench_pack), if a pack exists;
+  align     build/align on the first N LFW images;
+  evaluate  LFW View 2 wall time of build/evaluate on the aligned LFW tree (untrained network:
+            the time does not depend on the weights).
+Each measurement is repeated (reference and ours alternate, so both see the same machine load);
+the table gives the best and the median, the ratio of medians, and each process's peak resident
+memory (from wait4). Writes experiments/bench/<host>-<device>.json and .md and prints the table.
+Python is only the driver here: every figure of ours comes from the C++ programs."""
+import argparse, json, os, platform, shlex, socket, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd):
+    """Runs cmd; returns (stdout, seconds, peak resident MB of that process, from wait4)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0); err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"bench: {shlex.join(map(str, cmd))} failed ({proc.returncode}):\n{err.read()[-2000:]}")
+        return out.read(), seconds, usage.ru_maxrss / 1024.0
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def summary(values):
+    return {"best": max(values), "median": statistics.median(values), "runs": values}
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    load = os.getloadavg()
+    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "load_before": [round(x, 2) for x in load],
+            "commit": subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                                     capture_output=True, text=True).stdout.strip(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def bench_train_and_infer(a, build, rows, results):
+    threads = a.threads or os.cpu_count()
+    common = ["--batch", str(a.batch), "--steps", str(a.steps), "--warm", str(a.warm)]
+    if a.device == "cpu":
+        pairs = [("eager", []), ("cl", ["--channels-last"])]
+    else:
+        pairs = [("eager", []), ("cl_bf16", ["--channels-last", "--bf16"])]
+        if a.compile:
+            pairs.append(("compile_cl_bf16", ["--channels-last", "--bf16"]))
+    for mode, flags in pairs:
+        ref_train, ref_infer, ours_train, ref_mem, ours_mem, ours_dev = [], [], [], [], [], []
+        for _ in range(a.repeats):
+            out, _, mem = run([a.python, a.ref, "--device", a.device, "--threads", str(threads), "--modes", mode]
+                              + common)
+            r = json_lines(out)[-1]
+            ref_train.append(r["train_img_s"]); ref_infer.append(r["infer_img_s"]); ref_mem.append(mem)
+            out, _, mem = run([build / "bench_train", "--device", a.device, "--threads", str(threads)] + common + flags)
+            o = json_lines(out)[-1]
+            ours_train.append(o["train_img_s_median"]); ours_mem.append(mem); ours_dev.append(o["device_memory_mb"])
+        key = f"train_{a.device}_{mode}"
+        results[key] = {"reference": summary(ref_train), "ours": summary(ours_train), "ours_flags": flags,
+                        "reference_peak_mb": max(ref_mem), "ours_peak_mb": max(ours_mem),
+                        "ours_device_memory_mb": max(ours_dev), "reference_infer": summary(ref_infer)}
+        ratio = statistics.median(ours_train) / statistics.median(ref_train)
+        rows.append([f"training step, batch {a.batch}, {a.device} (ref mode `{mode}`; ours {' '.join(flags) or 'default'})",
+                     f"{max(ours_train):.1f} / {statistics.median(ours_train):.1f} img/s",
+                     f"{max(ref_train):.1f} / {statistics.median(ref_train):.1f} img/s", f"{ratio:.2f}x",
+                     f"{max(ours_mem):.0f} MB" + (f", GPU {max(ours_dev):.0f} MB" if a.device == "cuda" else ""),
+                     f"{max(ref_mem):.0f} MB"])
+        if "infer" not in a.stages:
+            continue
+        ours_infer, ours_lat, ours_imem = [], [], []
+        for _ in range(a.repeats):
+            out, _, mem = run([build / "bench_infer", "--json", "--device", a.device, "--threads", str(threads),
+                               "--batch", str(a.batch)] + [f for f in flags if f != "--bf16" or a.device == "cuda"])
+            o = json_lines(out)[-1]
+            ours_infer.append(o["infer_img_s_median"]); ours_lat.append(o["batch1_ms_median"]); ours_imem.append(mem)
+        results[f"infer_{a.device}_{mode}"] = {"ours": summary(ours_infer), "ours_batch1_ms": summary(ours_lat),
+                                               "reference": summary(ref_infer), "ours_peak_mb": max(ours_imem)}
+        ratio = statistics.median(ours_infer) / statistics.median(ref_infer)
+        rows.append([f"inference, batch {a.batch}, {a.device} ({mode}); batch-1 latency median {statistics.median(ours_lat):.1f} ms",
+                     f"{max(ours_infer):.1f} / {statistics.median(ours_infer):.1f} img/s",
+                     f"{max(ref_infer):.1f} / {statistics.median(ref_infer):.1f} img/s", f"{ratio:.2f}x",
+                     f"{max(ours_imem):.0f} MB", "(same process as training)"])
+
+
+def bench_pipeline(a, build, rows, results):
+    pack = Path(a.pack)
+    if not pack.exists():
+        rows.append(["input pipeline", f"skipped: no pack at {pack}", "-", "-", "-", "-"])
+        return
+    out, _, mem = run([build / "bench_pack", str(pack), "--batches", "300"])
+    results["pipeline"] = {"output": out.splitlines(), "peak_mb": mem}
+    for line in out.splitlines():
+        if line.startswith(("load:", "sample+gather", "pipeline", "augment")):
+            rows.append([f"input pipeline: {line.split(':', 1)[0]}", line.split(":", 1)[1].strip(), "-", "-",
+                         f"{mem:.0f} MB", "-"])
+
+
+def bench_align(a, build, rows, results):
+    raw = Path(a.data) / "lfw" / "deepfunneled"
+    if not raw.is_dir():
+        rows.append(["align", f"skipped: no {raw}", "-", "-", "-", "-"])
+        return
+    with tempfile.TemporaryDirectory() as work:
+        images = sorted(raw.glob("*/*.jpg"))[: a.align_images]
+        for image in images:
+            target = Path(work) / "raw" / image.parent.name / image.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(image.resolve())
+        _, seconds, mem = run([build / "align", Path(work) / "raw", Path(work) / "out"])
+    rate = len(images) / seconds
+    results["align"] = {"images": len(images), "seconds": seconds, "img_s": rate, "peak_mb": mem}
+    rows.append([f"align, first {len(images)} LFW images", f"{rate:.1f} img/s ({seconds:.1f} s)", "-", "-",
+                 f"{mem:.0f} MB", "-"])
+
+
+def bench_evaluate(a, build, rows, results):
+    images = Path(a.lfw_aligned)
+    pairs = Path(a.data) / "lfw" / "pairs.txt"
+    if not images.is_dir() or not pairs.exists():
+        rows.append(["evaluate View 2", f"skipped: needs {images} (tools/run.sh aligns LFW) and {pairs}",
+                     "-", "-", "-", "-"])
+        return
+    with tempfile.TemporaryDirectory() as work:
+        _, seconds, mem = run([build / "evaluate", "--pairs", pairs, "--images", images, "--model", "random",
+                               "--out", work])
+    results["evaluate_view2"] = {"seconds": seconds, "peak_mb": mem}
+    rows.append(["evaluate LFW View 2 (6,000 pairs, aligned tree, alignment excluded)", f"{seconds:.1f} s wall",
+                 "-", "-", f"{mem:.0f} MB", "-"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=None, help="images per step (default 96 on CPU, 540 on CUDA)")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warm", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0, help="0: all cores")
+    ap.add_argument("--stages", default="train,infer,pipeline,align,evaluate")
+    ap.add_argument("--compile", action="store_true", help="also the reference's torch.compile mode (CUDA)")
+    ap.add_argument("--build", default=os.environ.get("BUILD_DIR", str(ROOT / "build")))
+    ap.add_argument("--python", default=str(ROOT / ".venv/bin/python"))
+    ap.add_argument("--ref", default=str(ROOT.parent / "shared/bench/ref_nn4.py"))
+    ap.add_argument("--data", default=os.environ.get("FACE_DATA", str(ROOT.parent / "shared/data")))
+    ap.add_argument("--pack", default=str(ROOT / "experiments/data/celeba.pack"))
+    ap.add_argument("--lfw-aligned", default=str(ROOT / "experiments/data/lfw-aligned"))
+    ap.add_argument("--align-images", type=int, default=300)
+    ap.add_argument("--out", default=str(ROOT / "experiments/bench"))
+    a = ap.parse_args()
+    a.stages = set(a.stages.split(","))
+    a.batch = a.batch or (96 if a.device == "cpu" else 540)
+    build = Path(a.build)
+    if not Path(a.ref).exists():
+        a.ref = str(ROOT / ".bench/ref_nn4.py")
+
+    info, rows, results = machine(), [], {}
+    if "train" in a.stages:
+        bench_train_and_infer(a, build, rows, results)
+    if "pipeline" in a.stages:
+        bench_pipeline(a, build, rows, results)
+    if "align" in a.stages:
+        bench_align(a, build, rows, results)
+    if "evaluate" in a.stages:
+        bench_evaluate(a, build, rows, results)
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+
+    header = (f"Machine: {info['cpu']}, {info['cores']} cores ({info['host']}); commit {info['commit']}; "
+              f"{info['date']}; load {info['load_before']} before, {info['load_after']} after; "
+              f"{a.repeats} repeats, best / median.\n\n"
+              "| stage | ours (best / median) | Python reference (best / median) | ratio of medians | ours peak memory | reference peak memory |\n"
+              "| --- | --- | --- | --- | --- | --- |\n")
+    table = header + "".join("| " + " | ".join(r) + " |\n" for r in rows)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{info['host']}-{a.device}"
+    for path, text in ((stem.with_suffix(".json"), json.dumps({"machine": info, "results": results}, indent=1)),
+                       (stem.with_suffix(".md"), table)):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    print(table)
+    print(f"written: {stem}.json, {stem}.md")
+
+
+if __name__ == "__main__":
+    main()
