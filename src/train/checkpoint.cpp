@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -85,7 +87,15 @@ void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optim
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   if (device.is_cuda()) archive.write("rng_cuda", at::globalContext().defaultGenerator(device).get_state());
   write_atomic(path, [&](const fs::path& tmp) {
-    archive.save_to(tmp.string());
+    errno = 0;
+    try {
+      archive.save_to(tmp.string());
+    } catch (const c10::Error& e) {
+      // LibTorch says only "file write failed" (with a backtrace); the OS reason is in errno.
+      int err = errno;
+      fail("cannot write checkpoint '{}': {}{}", path.string(), err ? std::strerror(err) : "write failed",
+           err == ENOSPC || err == EFBIG ? " (disk full or file size limit): the previous checkpoints are intact" : "");
+    }
     test_pause(s.step, tmp);
   });
 }

@@ -20,6 +20,7 @@
 
 #include "data/pack.h"
 #include "data/pxk_sampler.h"
+#include "eval/packed_pairs.h"
 #include "model/nn4.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
@@ -43,7 +44,8 @@ struct StepTelemetry {
 struct EvaluationResult {
   double accuracy = 0, auc = 0, threshold = 0;  // validation: 10-fold accuracy, ROC AUC, best threshold
   int64_t pairs = 0;
-  double lfw_accuracy = -1;                     // LFW View 1 (pairsDevTest), when configured
+  double lfw_accuracy = -1, lfw_auc = -1;      // LFW View 1 (pairsDevTest), when configured
+  int64_t lfw_pairs = 0;
   double score = -1;                            // what selects best.pt
 };
 
@@ -73,6 +75,8 @@ class Trainer {
   const torch::Device& device() const { return device_; }
   const std::filesystem::path& run_dir() const { return run_dir_; }
   bool has_validation() const { return !validation_pairs_.empty(); }
+  bool has_lfw_view1() const { return lfw_ != nullptr; }
+  bool has_evaluation() const { return has_validation() || has_lfw_view1(); }
   EvaluationResult evaluate();
   void save(const std::filesystem::path& path);
   void log_metrics(const std::string& json_object);  // one line of metrics.jsonl
@@ -81,7 +85,10 @@ class Trainer {
  private:
   void step();
   void resume_or_start(const TrainerOptions& options);
-  torch::Tensor embed(const torch::Tensor& images);
+  torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& indices);
+  void load_lfw_view1();
+  void evaluate_validation(EvaluationResult& r);
+  void evaluate_lfw_view1(EvaluationResult& r);
   void precise_batch_norm();
 
   TrainConfig config_;
@@ -91,6 +98,7 @@ class Trainer {
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
   struct Pair { int64_t first, second; bool same; };
   std::vector<Pair> validation_pairs_;
+  std::unique_ptr<PackedPairs> lfw_;       // LFW View 1 images and pairs, when configured
   std::unique_ptr<PxkSampler> sampler_;
   Nn4 model_{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimiser_;
