@@ -16,6 +16,7 @@
 #include "train/hooks.h"
 #include "train/trainer.h"
 #include "trainer_fixture.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
