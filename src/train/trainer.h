@@ -8,7 +8,10 @@
 // applied: a step without triplets or with a non-finite value is skipped and counted.
 //
 // Hooks (train/hooks.h) log telemetry, evaluate and keep the best checkpoint, and write periodic
-// checkpoints. A stop request (SIGINT/SIGTERM through request_stop) ends the loop after the
+// checkpoints. Evaluation scores held-out-identity pairs of the training pack and, when
+// evaluation.lfw_pack/lfw_pairs are set, LFW View 1 (eval/packed_pairs.h: resolved in the
+// constructor, so a View 2 list or a missing image fails before any step); evaluation.select_by
+// picks the score that keeps best.pt. A stop request (SIGINT/SIGTERM through request_stop) ends the loop after the
 // current step; the checkpoint hook then writes a checkpoint.
 #pragma once
 #include <torch/optim.h>
