@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job with its defaults, from a fresh machine:
-#   set up -> align CelebA -> pack -> trainer --config configs/nn4.yaml -> align LFW -> evaluate
-# (LFW View 2). Every step resumes: aligned images, an up-to-date pack and the run's checkpoints
+#   set up -> align + pack CelebA (training) and LFW (View 1 during training) -> trainer --config
+# configs/nn4.yaml, keeping best.pt by LFW View 1 (pairsDevTest) -> evaluate best.pt on LFW View 2
+# (pairs.txt, the final report only). Every step resumes: aligned images, an up-to-date pack and the run's checkpoints
 # are kept, so a second call continues where the first stopped.
 #   FACE_DATA  dataset root (default ../shared/data)
 #   DEVICE     cuda or cpu (default: cuda when nvidia-smi sees a GPU, else cpu)
@@ -20,11 +21,13 @@ fi
 
 build/align "$DATA/celeba" "$WORK/celeba-aligned"
 build/pack "$WORK/celeba-aligned" "$WORK/celeba.pack"
-extra=()
+build/align "$DATA/lfw/deepfunneled" "$WORK/lfw-aligned"
+build/pack "$WORK/lfw-aligned" "$WORK/lfw.pack" --min-images 1  # View 1 mismatched pairs use one-image people
+extra=(--set "evaluation.lfw_pack=$WORK/lfw.pack" --set "evaluation.lfw_pairs=$DATA/lfw/pairsDevTest.txt"
+       --set evaluation.select_by=lfw_view1)
 [ -n "${STEPS:-}" ] && extra+=(--set "length.steps=$STEPS")
 [ "$DEVICE" = cpu ] && extra+=(--set runtime.precision=fp32)  # the recipe's bf16 autocast is CUDA-only
 build/trainer --config configs/nn4.yaml --device "$DEVICE" --resume auto "${extra[@]}"
 
-build/align "$DATA/lfw/deepfunneled" "$WORK/lfw-aligned"
 build/evaluate --pairs "$DATA/lfw/pairs.txt" --images "$WORK/lfw-aligned" --model "$RUN/best.pt" \
                --device "$DEVICE" --out "$RUN/lfw-view2"

@@ -4,8 +4,10 @@
 //
 // Writes experiments/<run.name>/: config.resolved.yaml, run.json, metrics.jsonl, checkpoints
 // (ckpt-NNNNNNNN.pt, best.pt). SIGINT/SIGTERM finish the step, write a checkpoint and exit with
-// 128 + the signal number. Exit 0 when the run is complete, 1 on an error (the message names the
-// key, file or step), 2 on bad command-line arguments. See docs/train.md.
+// 128 + the signal number; a second one ends the program at once (checkpoints are written
+// atomically, so that loses only the steps since the last one). Exit 0 when the run is complete,
+// 1 on an error (the message names the key, file or step; a full disk names the file that could
+// not be written), 2 on bad command-line arguments. See docs/train.md.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -20,6 +22,7 @@ volatile std::sig_atomic_t g_signal = 0;
 void on_signal(int signo) {
   g_signal = signo;
   face::Trainer::request_stop();
+  std::signal(signo, SIG_DFL);  // async-signal-safe; the next one is not caught
 }
 }  // namespace
 
@@ -40,6 +43,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
+  // process without a word; ignored, the write fails with EFBIG and the error names the file.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     if (!device.empty()) overrides.push_back("runtime.device=" + device);
     auto config = face::load_config(config_file, overrides);

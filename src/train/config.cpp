@@ -172,11 +172,14 @@ void check_rules(const TrainConfig& c) {
   if (d != "cpu" && d != "cuda" && d.rfind("cuda:", 0) != 0)
     fail("config: 'runtime.device' must be cpu, cuda or cuda:N, got '{}'", d);
   if (c.runtime.precision == "bf16" && d == "cpu") fail("config: 'runtime.precision' bf16 needs a CUDA device");
-  // LFW View 1 inside the trainer waits for the pair-list reader (eval/pair_list.h); refuse the
-  // keys rather than ignore them. Score a checkpoint on View 1 with `evaluate` meanwhile.
-  if (!c.evaluation.lfw_pack.empty() || !c.evaluation.lfw_pairs.empty() || c.evaluation.select_by != "validation")
-    fail("config: LFW View 1 evaluation inside the trainer ('evaluation.lfw_pack', 'evaluation.lfw_pairs', "
-         "'evaluation.select_by: lfw_view1') is not available in this version; leave them unset");
+  // LFW View 1: the pack of LFW images and the pair list only make sense together (the files
+  // themselves are checked when the trainer starts, before any step).
+  const auto& e = c.evaluation;
+  if (e.lfw_pack.empty() != e.lfw_pairs.empty())
+    fail("config: LFW View 1 evaluation needs both 'evaluation.lfw_pack' (a pack of aligned LFW images) and "
+         "'evaluation.lfw_pairs' (pairsDevTest.txt); set both or neither");
+  if (e.select_by == "lfw_view1" && e.lfw_pairs.empty())
+    fail("config: 'evaluation.select_by: lfw_view1' needs 'evaluation.lfw_pack' and 'evaluation.lfw_pairs'");
 }
 
 }  // namespace

@@ -68,11 +68,13 @@ void TelemetryHook::after_train(Trainer& t) {
 // ---- evaluation -----------------------------------------------------------------------------
 
 void EvaluationHook::before_train(Trainer& t) {
+  bool lfw_selects = t.has_lfw_view1() && t.config().evaluation.select_by == "lfw_view1";
   if (!t.has_validation())
     fmt::print(stderr, "warning: no validation pairs (data.validation_fraction = {} leaves too few held-out "
-               "identities): no evaluation, no best.pt\n", t.config().data.validation_fraction);
-  else if (t.config().evaluation.at_start && t.state().step == 0)
-    run(t);
+               "identities): {}\n", t.config().data.validation_fraction,
+               t.has_lfw_view1() ? (lfw_selects ? "LFW View 1 only" : "LFW View 1 only, no best.pt")
+                                 : "no evaluation, no best.pt");
+  if (t.has_evaluation() && t.config().evaluation.at_start && t.state().step == 0) run(t);
 }
 
 void EvaluationHook::after_step(Trainer& t) {
@@ -85,7 +87,7 @@ void EvaluationHook::after_train(Trainer& t) {
 }
 
 void EvaluationHook::run(Trainer& t) {
-  if (!t.has_validation()) return;
+  if (!t.has_evaluation()) return;
   last_step_ = t.state().step;
   auto r = t.evaluate();
   auto& st = t.state();
@@ -94,12 +96,18 @@ void EvaluationHook::run(Trainer& t) {
     st.best_score = r.score;
     t.save(t.run_dir() / "best.pt");
   }
+  std::string lfw_json, lfw_note;
+  if (t.has_lfw_view1()) {
+    lfw_json = fmt::format("\"lfw_view1_accuracy\": {}, \"lfw_view1_auc\": {}, \"lfw_view1_pairs\": {}, ",
+                           num(r.lfw_accuracy), num(r.lfw_auc), r.lfw_pairs);
+    lfw_note = fmt::format(", LFW View 1 accuracy {:.4f} auc {:.4f} ({} pairs)", r.lfw_accuracy, r.lfw_auc, r.lfw_pairs);
+  }
   t.log_metrics(fmt::format("{{\"kind\": \"eval\", \"step\": {}, \"validation_accuracy\": {}, \"validation_auc\": {}, "
-                            "\"threshold\": {}, \"pairs\": {}, \"score\": {}, \"best\": {}}}",
-                            st.step, num(r.accuracy), num(r.auc), num(r.threshold), r.pairs, num(r.score),
+                            "\"threshold\": {}, \"pairs\": {}, {}\"score\": {}, \"best\": {}}}",
+                            st.step, num(r.accuracy), num(r.auc), num(r.threshold), r.pairs, lfw_json, num(r.score),
                             best ? "true" : "false"));
-  fmt::print("eval step {}: validation accuracy {:.4f} auc {:.4f} ({} pairs){}\n", st.step, r.accuracy, r.auc,
-             r.pairs, best ? " -> best.pt" : "");
+  fmt::print("eval step {}: validation accuracy {:.4f} auc {:.4f} ({} pairs){}{}\n", st.step, r.accuracy, r.auc,
+             r.pairs, lfw_note, best ? " -> best.pt" : "");
 }
 
 // ---- checkpoints ----------------------------------------------------------------------------

@@ -4,13 +4,16 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 
 #include "data/augment.h"
 #include "data/identity_split.h"
 #include "data/normalisation.h"
+#include "eval/pair_scoring.h"
 #include "eval/verification_metrics.h"
 #include "train/hooks.h"
 #include "train/optimiser.h"
@@ -103,6 +106,9 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
     }
   }
 
+  // LFW View 1: resolved now, so that a wrong file or a missing image stops the run before any work.
+  if (!config_.evaluation.lfw_pairs.empty()) load_lfw_view1();
+
   // Data on the device as uint8; converted per batch.
   images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
   labels_ = pack_.labels.to(device_);
@@ -143,7 +149,9 @@ Trainer::~Trainer() = default;
 void Trainer::add_hook(std::unique_ptr<Hook> hook) { hooks_.push_back(std::move(hook)); }
 
 void Trainer::resume_or_start(const TrainerOptions& options) {
-  fs::create_directories(run_dir_);
+  std::error_code ec;
+  fs::create_directories(run_dir_, ec);
+  if (ec) fail("cannot create the run directory '{}' (run.dir, run.name): {}", run_dir_.string(), ec.message());
   std::optional<fs::path> from;
   if (options.resume == "auto") {
     std::vector<std::string> warnings;
@@ -240,13 +248,14 @@ void Trainer::step() {
   state_.epoch = sampler_->epoch();
 }
 
-torch::Tensor Trainer::embed(const torch::Tensor& indices) {
+// Rows `indices` of the uint8 `images` (host), embedded in eval mode.
+torch::Tensor Trainer::embed(const torch::Tensor& images, const torch::Tensor& indices) {
   torch::InferenceMode inference;
   model_->eval();
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < indices.size(0); i += config_.evaluation.batch) {
     auto chunk = indices.slice(0, i, i + config_.evaluation.batch);
-    auto x = model_input(pack_.images.index_select(0, chunk).to(device_));
+    auto x = model_input(images.index_select(0, chunk).to(device_));
     if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
     out.push_back(model_->forward(x).to(torch::kFloat32).cpu());
@@ -284,15 +293,23 @@ void Trainer::precise_batch_norm() {
 
 EvaluationResult Trainer::evaluate() {
   EvaluationResult r;
-  if (validation_pairs_.empty()) return r;
+  if (!has_evaluation()) return r;
   precise_batch_norm();
+  r.accuracy = r.auc = r.threshold = std::nan("");  // logged as null without validation pairs
+  if (has_validation()) evaluate_validation(r);
+  if (lfw_) evaluate_lfw_view1(r);
+  r.score = config_.evaluation.select_by == "lfw_view1" ? r.lfw_accuracy : r.accuracy;
+  return r;
+}
+
+void Trainer::evaluate_validation(EvaluationResult& r) {
   // Embed each validation image once.
   std::vector<int64_t> images;
   std::map<int64_t, int64_t> row;
   for (const auto& p : validation_pairs_)
     for (auto i : {p.first, p.second})
       if (row.emplace(i, static_cast<int64_t>(images.size())).second) images.push_back(i);
-  auto embeddings = embed(torch::tensor(images, torch::kLong));
+  auto embeddings = embed(pack_.images, torch::tensor(images, torch::kLong));
   auto e = embeddings.accessor<float, 2>();
   std::vector<double> distances;
   std::vector<bool> same;
@@ -317,8 +334,6 @@ EvaluationResult Trainer::evaluate() {
     r.threshold = choice.threshold;
   }
   r.pairs = static_cast<int64_t>(validation_pairs_.size());
-  r.score = r.accuracy;
-  return r;
 }
 
 void Trainer::save(const fs::path& path) {
@@ -329,7 +344,41 @@ void Trainer::save(const fs::path& path) {
 void Trainer::log_metrics(const std::string& json_object) {
   std::ofstream out(run_dir_ / "metrics.jsonl", std::ios::app);
   out << json_object << '\n';
-  if (!out) fail("cannot append to '{}'", (run_dir_ / "metrics.jsonl").string());
+  out.flush();  // a full disk shows here, not in the destructor where nobody checks
+  if (!out) fail("cannot append to '{}': {}", (run_dir_ / "metrics.jsonl").string(), std::strerror(errno));
+}
+
+// ---- LFW View 1 ----------------------------------------------------------------------------
+
+void Trainer::load_lfw_view1() {
+  const auto& e = config_.evaluation;
+  try {
+    PairList list = read_pair_list(e.lfw_pairs);
+    if (list.folds > 1)
+      fail("'{}' is LFW View 2 ({} folds, as pairs.txt): View 2 is for final reports only (`evaluate`), never "
+           "for model selection; use View 1's pairsDevTest.txt",
+           e.lfw_pairs, list.folds);
+    int64_t n_same = 0;
+    for (const auto& p : list.pairs) n_same += p.same;
+    int64_t fewest = std::min<int64_t>(n_same, static_cast<int64_t>(list.pairs.size()) - n_same);
+    if (fewest < 2) fail("'{}' needs at least 2 matched and 2 mismatched pairs to score", e.lfw_pairs);
+    fmt::print("loading LFW pack '{}'\n", e.lfw_pack);
+    Pack lfw = load_pack(e.lfw_pack);
+    // Ten folds in file order, as evaluate scores View 1; fewer for a tiny list.
+    lfw_ = std::make_unique<PackedPairs>(
+        resolve_pairs_in_pack(std::move(list), lfw, e.lfw_pack, static_cast<int>(std::min<int64_t>(10, fewest))));
+  } catch (const Error& err) {
+    fail("LFW View 1 evaluation (evaluation.lfw_pack, evaluation.lfw_pairs): {}", err.what());
+  }
+}
+
+void Trainer::evaluate_lfw_view1(EvaluationResult& r) {
+  auto embeddings = l2_normalise(embed(lfw_->images, torch::arange(lfw_->images.size(0))));
+  auto distances = pair_distances(embeddings, lfw_->rows, DistanceKind::squared_l2);
+  auto m = verification_metrics(distances, lfw_->same, lfw_->folds);
+  r.lfw_accuracy = m.accuracy_mean;
+  r.lfw_auc = m.auc;
+  r.lfw_pairs = static_cast<int64_t>(distances.size());
 }
 
 }  // namespace face

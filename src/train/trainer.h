@@ -8,7 +8,10 @@
 // applied: a step without triplets or with a non-finite value is skipped and counted.
 //
 // Hooks (train/hooks.h) log telemetry, evaluate and keep the best checkpoint, and write periodic
-// checkpoints. A stop request (SIGINT/SIGTERM through request_stop) ends the loop after the
+// checkpoints. Evaluation scores held-out-identity pairs of the training pack and, when
+// evaluation.lfw_pack/lfw_pairs are set, LFW View 1 (eval/packed_pairs.h: resolved in the
+// constructor, so a View 2 list or a missing image fails before any step); evaluation.select_by
+// picks the score that keeps best.pt. A stop request (SIGINT/SIGTERM through request_stop) ends the loop after the
 // current step; the checkpoint hook then writes a checkpoint.
 #pragma once
 #include <torch/optim.h>
@@ -20,6 +23,7 @@
 
 #include "data/pack.h"
 #include "data/pxk_sampler.h"
+#include "eval/packed_pairs.h"
 #include "model/nn4.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
@@ -43,7 +47,8 @@ struct StepTelemetry {
 struct EvaluationResult {
   double accuracy = 0, auc = 0, threshold = 0;  // validation: 10-fold accuracy, ROC AUC, best threshold
   int64_t pairs = 0;
-  double lfw_accuracy = -1;                     // LFW View 1 (pairsDevTest), when configured
+  double lfw_accuracy = -1, lfw_auc = -1;      // LFW View 1 (pairsDevTest), when configured
+  int64_t lfw_pairs = 0;
   double score = -1;                            // what selects best.pt
 };
 
@@ -73,6 +78,8 @@ class Trainer {
   const torch::Device& device() const { return device_; }
   const std::filesystem::path& run_dir() const { return run_dir_; }
   bool has_validation() const { return !validation_pairs_.empty(); }
+  bool has_lfw_view1() const { return lfw_ != nullptr; }
+  bool has_evaluation() const { return has_validation() || has_lfw_view1(); }
   EvaluationResult evaluate();
   void save(const std::filesystem::path& path);
   void log_metrics(const std::string& json_object);  // one line of metrics.jsonl
@@ -81,7 +88,10 @@ class Trainer {
  private:
   void step();
   void resume_or_start(const TrainerOptions& options);
-  torch::Tensor embed(const torch::Tensor& images);
+  torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& indices);
+  void load_lfw_view1();
+  void evaluate_validation(EvaluationResult& r);
+  void evaluate_lfw_view1(EvaluationResult& r);
   void precise_batch_norm();
 
   TrainConfig config_;
@@ -91,6 +101,7 @@ class Trainer {
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
   struct Pair { int64_t first, second; bool same; };
   std::vector<Pair> validation_pairs_;
+  std::unique_ptr<PackedPairs> lfw_;       // LFW View 1 images and pairs, when configured
   std::unique_ptr<PxkSampler> sampler_;
   Nn4 model_{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimiser_;

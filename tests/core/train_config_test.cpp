@@ -86,7 +86,13 @@ TEST(TrainConfig, CrossKeyRules) {
   EXPECT_NE(error_of(dir / "r.yaml").find("data.pack"), std::string::npos);
   write_text(dir / "s.yaml", kValid);
   EXPECT_NE(error_of(dir / "s.yaml", {"runtime.precision=bf16"}).find("CUDA"), std::string::npos);
-  EXPECT_NE(error_of(dir / "s.yaml", {"evaluation.lfw_pairs=pairsDevTest.txt"}).find("LFW View 1"), std::string::npos);
+  // LFW View 1: pack and pairs together; selecting by it needs them.
+  auto error = error_of(dir / "s.yaml", {"evaluation.lfw_pairs=pairsDevTest.txt"});
+  EXPECT_NE(error.find("evaluation.lfw_pack"), std::string::npos) << error;
+  error = error_of(dir / "s.yaml", {"evaluation.select_by=lfw_view1"});
+  EXPECT_NE(error.find("evaluation.lfw_pairs"), std::string::npos) << error;
+  EXPECT_NO_THROW(face::load_config(dir / "s.yaml", {"evaluation.lfw_pack=lfw.pack", "evaluation.lfw_pairs=p.txt",
+                                                     "evaluation.select_by=lfw_view1"}));
 }
 
 TEST(TrainConfig, ResolvedYamlRoundTripsAndFingerprintCoversTheRecipeOnly) {

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <thread>
 
-#include "data/pack.h"
 #include "model/model_file.h"
 #include "test_support.h"
+#include "trainer_fixture.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -16,63 +16,10 @@
 namespace fs = std::filesystem;
 using face::test::TempDir;
 
-namespace {
-
-// Identities are distinct random colour blobs (a 4x4 pattern blown up to 96x96); each image of an
-// identity is shifted, re-lit and noised.
-face::Pack synthetic_pack(int64_t identities, int64_t per_identity, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  face::Pack pack;
-  std::vector<torch::Tensor> images;
-  std::vector<int64_t> labels;
-  for (int64_t id = 0; id < identities; ++id) {
-    auto base = torch::upsample_bilinear2d(torch::rand({1, 3, 4, 4}, gen), {96, 96}, false);
-    pack.identities.push_back(fmt::format("person_{:03d}", id));
-    for (int64_t j = 0; j < per_identity; ++j) {
-      auto shift = torch::randint(-12, 13, {2}, gen);
-      auto img = base.roll({shift[0].item<int64_t>(), shift[1].item<int64_t>()}, {2, 3});
-      img = img * (0.7 + 0.6 * torch::rand({1}, gen)) + 0.15 * torch::randn({1, 3, 96, 96}, gen);
-      images.push_back((img.clamp(0, 1) * 255).round().to(torch::kUInt8));
-      labels.push_back(id);
-      pack.paths.push_back(fmt::format("person_{:03d}/{}.png", id, j));
-    }
-  }
-  pack.images = torch::cat(images);
-  pack.labels = torch::tensor(labels, torch::kLong);
-  pack.source_fingerprint = "synthetic";
-  return pack;
-}
-
-const fs::path& pack_file() {
-  static TempDir dir;
-  static fs::path file = [] {
-    auto path = dir / "synthetic.pack";
-    face::save_pack(path, synthetic_pack(24, 6, 7));
-    return path;
-  }();
-  return file;
-}
-
-face::TrainConfig smoke(const fs::path& runs, std::vector<std::string> overrides) {
-  overrides.insert(overrides.begin(), {"data.pack=" + pack_file().string(), "run.dir=" + runs.string()});
-  return face::load_config(face::test::source_dir() / "configs/smoke.yaml", overrides);
-}
-
-std::vector<std::string> lines_of(const fs::path& file, const std::string& kind) {
-  std::ifstream in(file);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);)
-    if (line.find("\"kind\": \"" + kind + "\"") != std::string::npos) out.push_back(line);
-  return out;
-}
-
-double field(const std::string& line, const std::string& name) {
-  auto at = line.find("\"" + name + "\": ");
-  EXPECT_NE(at, std::string::npos) << name << " in " << line;
-  return std::stod(line.substr(at + name.size() + 4));
-}
-
-}  // namespace
+using face::test::field;
+using face::test::lines_of;
+using face::test::pack_file;
+using face::test::smoke;
 
 TEST(Trainer, ShortRunLowersLossAndRaisesValidationAccuracy) {
   TempDir runs;

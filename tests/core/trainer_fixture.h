@@ -1,0 +1,88 @@
+// trainer_fixture.h: what the trainer tests share: a small synthetic pack that a few steps can
+// learn from, the smoke recipe pointed at it, and readers of metrics.jsonl.
+#pragma once
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "data/pack.h"
+#include "test_support.h"
+#include "train/config.h"
+
+namespace face::test {
+
+// Identities are distinct random colour blobs (a 4x4 pattern blown up to 96x96); each image of an
+// identity is shifted, re-lit and noised. Paths are "person_NNN/J.png".
+inline Pack synthetic_pack(int64_t identities, int64_t per_identity, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Pack pack;
+  std::vector<torch::Tensor> images;
+  std::vector<int64_t> labels;
+  for (int64_t id = 0; id < identities; ++id) {
+    auto base = torch::upsample_bilinear2d(torch::rand({1, 3, 4, 4}, gen), {96, 96}, false);
+    pack.identities.push_back(fmt::format("person_{:03d}", id));
+    for (int64_t j = 0; j < per_identity; ++j) {
+      auto shift = torch::randint(-12, 13, {2}, gen);
+      auto img = base.roll({shift[0].item<int64_t>(), shift[1].item<int64_t>()}, {2, 3});
+      img = img * (0.7 + 0.6 * torch::rand({1}, gen)) + 0.15 * torch::randn({1, 3, 96, 96}, gen);
+      images.push_back((img.clamp(0, 1) * 255).round().to(torch::kUInt8));
+      labels.push_back(id);
+      pack.paths.push_back(fmt::format("person_{:03d}/{}.png", id, j));
+    }
+  }
+  pack.images = torch::cat(images);
+  pack.labels = torch::tensor(labels, torch::kLong);
+  pack.source_fingerprint = "synthetic";
+  return pack;
+}
+
+// The training pack of the trainer tests (24 identities x 6 images), written once per process.
+inline const std::filesystem::path& pack_file() {
+  static TempDir dir;
+  static std::filesystem::path file = [] {
+    auto path = dir / "synthetic.pack";
+    save_pack(path, synthetic_pack(24, 6, 7));
+    return path;
+  }();
+  return file;
+}
+
+// configs/smoke.yaml on pack_file(), runs under `runs`, then `overrides`.
+inline TrainConfig smoke(const std::filesystem::path& runs, std::vector<std::string> overrides) {
+  overrides.insert(overrides.begin(), {"data.pack=" + pack_file().string(), "run.dir=" + runs.string()});
+  return load_config(source_dir() / "configs/smoke.yaml", overrides);
+}
+
+// The same recipe as command-line arguments of the trainer program.
+inline std::string smoke_args(const std::filesystem::path& runs, const std::vector<std::string>& overrides) {
+  std::string args = fmt::format("--config {} --set data.pack={} --set run.dir={}",
+                                 (source_dir() / "configs/smoke.yaml").string(), pack_file().string(), runs.string());
+  for (const auto& o : overrides) args += " --set " + o;
+  return args;
+}
+
+// The metrics.jsonl lines of one kind ("train" or "eval").
+inline std::vector<std::string> lines_of(const std::filesystem::path& file, const std::string& kind) {
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"kind\": \"" + kind + "\"") != std::string::npos) out.push_back(line);
+  return out;
+}
+
+// A number of a metrics line (NaN for null).
+inline double field(const std::string& line, const std::string& name) {
+  auto at = line.find("\"" + name + "\": ");
+  EXPECT_NE(at, std::string::npos) << name << " in " << line;
+  if (at == std::string::npos) return std::nan("");
+  auto value = line.substr(at + name.size() + 4);
+  return value.rfind("null", 0) == 0 ? std::nan("") : std::stod(value);
+}
+
+}  // namespace face::test
