@@ -61,7 +61,6 @@ std::optional<LaunchEnvironment> read_launch_environment() {
   e.master_port = env_int("MASTER_PORT", 1, 65535);
   const char* agent = env("TORCHELASTIC_USE_AGENT_STORE");
   e.agent_store = agent && (std::string(agent) == "True" || std::string(agent) == "true" || std::string(agent) == "1");
-  if (const char* restart = env("TORCHELASTIC_RESTART_COUNT")) e.restart_count = restart;
   return e;
 }
 
@@ -92,9 +91,8 @@ Distributed::Distributed(const LaunchEnvironment& env, const torch::Device& devi
     o.isServer = !env_.agent_store && env_.rank == 0;  // under torchrun the agent serves the store
     if (!env_.agent_store) o.numWorkers = env_.world_size;
     o.timeout = timeout;
+    // torchrun makes a new store for every restart, so one fixed prefix suffices (as torch's own).
     c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, o);
-    if (env_.agent_store)
-      tcp = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + env_.restart_count, tcp);
     store_ = c10::make_intrusive<c10d::PrefixStore>("facenet", tcp);
   } catch (const std::exception& e) {
     fail("distributed ({}): cannot reach the rendezvous store within {} s: {}", where, options_.timeout_seconds,

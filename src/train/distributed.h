@@ -45,8 +45,7 @@ struct LaunchEnvironment {
   int rank = 0, local_rank = 0, world_size = 1;
   std::string master_addr;
   int master_port = 0;
-  bool agent_store = false;       // TORCHELASTIC_USE_AGENT_STORE=True: torchrun serves the store
-  std::string restart_count = "0";  // TORCHELASTIC_RESTART_COUNT: store prefix of this attempt
+  bool agent_store = false;  // TORCHELASTIC_USE_AGENT_STORE=True: torchrun serves the store
 };
 
 // Reads the variables; nullopt when RANK and WORLD_SIZE are both unset. face::Error naming the

@@ -212,7 +212,7 @@ TEST(Distributed, ARankKilledMidRunMakesTheOtherExitNonZeroWithinTheTimeout) {
   TempDir runs;
   fs::create_directories(runs / "logs");
   auto args = trainer_args(runs.path, "dies", "--set length.steps=100000 --set checkpoint.every_steps=0 "
-                                              "--set evaluation.every_steps=0 --set distributed.timeout_seconds=5");
+                                              "--set evaluation.every_steps=0 --set distributed.timeout_seconds=10");
   auto ranks = launch(2, face::test::tool("trainer").string() + " " + args, runs / "logs");
   auto metrics = runs.path / "dies" / "metrics.jsonl";
   auto lines = [&] {
@@ -224,13 +224,13 @@ TEST(Distributed, ARankKilledMidRunMakesTheOtherExitNonZeroWithinTheTimeout) {
   ::kill(ranks.pids[1], SIGKILL);
   ::waitpid(ranks.pids[1], nullptr, 0);
   auto killed_at = std::chrono::steady_clock::now();
-  int status = wait_exit(ranks.pids[0], 30);  // timeout 5 s, plus slack for 2 busy cores
+  int status = wait_exit(ranks.pids[0], 40);  // timeout 10 s, plus slack for 2 busy cores
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   auto output = read_text(ranks.logs[0]);
-  ASSERT_NE(status, -1) << "rank 0 still ran 30 s after its peer died:\n" << output;
+  ASSERT_NE(status, -1) << "rank 0 still ran 40 s after its peer died:\n" << output;
   EXPECT_EQ(status, 1) << output;
   EXPECT_NE(output.find("rank 0 of 2"), std::string::npos) << output;
-  EXPECT_NE(output.find("within 5 s"), std::string::npos) << output;
+  EXPECT_NE(output.find("within 10 s"), std::string::npos) << output;
   RecordProperty("survivor_exit_seconds", std::to_string(took));
 }
 
