@@ -3,7 +3,8 @@
 # N processes under torchrun (Gloo on CPU, NCCL on CUDA), each rank with the same P x K batch, so
 # the global batch grows with N (weak scaling). On CPU each process gets cores / N threads.
 # Prints images/s of every run (all ranks' images, from rank 0's metrics.jsonl, first window
-# dropped as warm-up), the scaling efficiency rate_N / (N x rate_1), and the machine load.
+# dropped as warm-up), the scaling efficiency rate_N / (N x the better single-process rate, with
+# all cores' threads or with cores / N), and the machine load.
 #
 #   tools/bench_ddp.sh PACK [STEPS=30] [N=2] [DEVICE=cpu]
 #
@@ -51,9 +52,23 @@ one=$(rate one)
 echo "1 process, $CORES threads: $one images/s (load $(cut -d' ' -f1-3 /proc/loadavg))"
 
 T=$(( CORES / N > 0 ? CORES / N : 1 ))
+# The same process with the per-rank thread count: separates the gain from fewer threads per
+# process (intra-op threads synchronise badly on a loaded machine) from the gain of more processes.
+if [[ "$T" != "$CORES" ]]; then
+  "$BUILD/trainer" $(args one_t "$T") > "$WORK/one_t.log" 2>&1 || { cat "$WORK/one_t.log"; exit 1; }
+  one_t=$(rate one_t)
+  echo "1 process, $T threads: $one_t images/s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+fi
 "$TORCHRUN" --standalone --nproc-per-node "$N" --no-python "$BUILD/trainer" $(args many "$T") > "$WORK/many.log" 2>&1 ||
   { cat "$WORK/many.log"; exit 1; }
 many=$(rate many)
 grep -m1 '^distributed:' "$WORK/many.log" || true
 echo "$N processes ($T threads each): $many images/s (load $(cut -d' ' -f1-3 /proc/loadavg))"
-python3 -c "print(f'scaling efficiency {float(\"$many\") / ($N * float(\"$one\")):.2f} (rate_$N / ($N x rate_1)), speed-up {float(\"$many\") / float(\"$one\"):.2f}x')"
+python3 - "$one" "${one_t:-0}" "$many" "$N" "$CORES" "$T" <<'PY'
+import sys
+one, one_t, many, n, cores, t = map(float, sys.argv[1:])
+best = max(one, one_t)  # the better single process is the honest baseline
+print(f"speed-up {many / one:.2f}x against 1 process with {cores:.0f} threads"
+      + (f", {many / one_t:.2f}x against 1 process with {t:.0f} threads" if one_t else ""))
+print(f"scaling efficiency {many / (n * best):.2f} = rate_{n:.0f} / ({n:.0f} x best single-process rate {best:.2f})")
+PY
