@@ -319,4 +319,6 @@ TEST(Distributed, GlobalBatchAllMiningOnTwoRanksMatchesOneProcess) {
   for (size_t i = 0; i < reference.size(); ++i)
     moved = std::max(moved, (reference[i] - initial[i]).abs().max().item<double>());
   EXPECT_GT(moved, 100 * std::max(worst, 1e-7)) << "moved " << moved << ", worst difference " << worst;
+  RecordProperty("largest_weight_change", fmt::format("{:.3g}", moved));
+  RecordProperty("largest_difference_to_one_process", fmt::format("{:.3g}", worst));
 }
