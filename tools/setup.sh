@@ -19,7 +19,7 @@ done
 
 # --- system packages (Debian) --------------------------------------------------------------
 apt_pkgs=(cmake g++ make python3-venv libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev
-          nlohmann-json3-dev libsqlite3-dev)
+          nlohmann-json3-dev libsqlite3-dev libgloo-dev)  # libgloo-dev: headers for distributed CPU training
 [ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data libfaiss-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do

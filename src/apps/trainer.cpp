@@ -8,12 +8,16 @@
 // atomically, so that loses only the steps since the last one). Exit 0 when the run is complete,
 // 1 on an error (the message names the key, file or step; a full disk names the file that could
 // not be written), 2 on bad command-line arguments. See docs/train.md.
+//
+// Distributed: torchrun --nproc-per-node N --no-python trainer --config ... (one process per
+// device; see train/distributed.h and docs/train.md "Distributed training").
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <csignal>
 
 #include "data/pack.h"
+#include "train/distributed.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -56,14 +60,18 @@ int main(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
     for (size_t at = 0; (at = command_line.find_first_of("\\\"", at)) != std::string::npos; at += 2)
       command_line.insert(at, "\\");  // JSON string escaping for run.json
-    fmt::print("loading pack '{}'\n", config.data.pack);
+    if (!std::getenv("RANK") || std::string(std::getenv("RANK")) == "0")
+      fmt::print("loading pack '{}'\n", config.data.pack);
     face::Pack pack = face::load_pack(config.data.pack);
     face::Trainer trainer(std::move(config), std::move(pack), {resume, command_line, stop_after});
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     auto outcome = trainer.train();
     if (outcome == face::Trainer::Outcome::stopped) return g_signal ? 128 + static_cast<int>(g_signal) : 0;
-    fmt::print("finished {} steps in '{}'\n", trainer.state().step, trainer.run_dir().string());
+    if (trainer.is_main()) fmt::print("finished {} steps in '{}'\n", trainer.state().step, trainer.run_dir().string());
+    if (trainer.distributed())  // each rank reports what it holds
+      fmt::print("rank {} of {}: finished at step {}, parameters {}\n", trainer.distributed()->rank(),
+                 trainer.world_size(), trainer.state().step, face::parameters_fingerprint(*trainer.model()));
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

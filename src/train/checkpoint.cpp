@@ -38,6 +38,12 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const fs::pa
   s.best_score = require(archive, "best_score", path).toDouble();
   s.nonfinite_total = require(archive, "nonfinite_total", path).toInt();
   s.empty_batches = require(archive, "empty_batches", path).toInt();
+  c10::IValue v;
+  if (archive.try_read("world_size", v)) s.world_size = v.toInt();
+  if (archive.try_read("rank_samplers", v))
+    for (const auto& e : v.toListRef()) s.rank_samplers.push_back(e.toStringRef());
+  if (archive.try_read("rank_rng_cpu", v)) s.rank_rng_cpu = v.toTensorVector();
+  if (archive.try_read("rank_rng_cuda", v)) s.rank_rng_cuda = v.toTensorVector();
   return s;
 }
 
@@ -117,6 +123,12 @@ void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optim
   archive.write("nonfinite_total", c10::IValue(s.nonfinite_total));
   archive.write("empty_batches", c10::IValue(s.empty_batches));
   archive.write("run_info", c10::IValue(run_info_json()));
+  if (s.world_size != 1) {
+    archive.write("world_size", c10::IValue(s.world_size));
+    archive.write("rank_samplers", c10::IValue(c10::List<std::string>(s.rank_samplers)));
+    archive.write("rank_rng_cpu", c10::IValue(s.rank_rng_cpu));
+    archive.write("rank_rng_cuda", c10::IValue(s.rank_rng_cuda));
+  }
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   if (device.is_cuda()) archive.write("rng_cuda", at::globalContext().defaultGenerator(device).get_state());
   write_atomic(path, [&](const fs::path& tmp) {

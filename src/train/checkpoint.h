@@ -10,6 +10,9 @@
 //   "config_fingerprint"   TrainConfig::fingerprint(): a resume must use the same recipe
 //   "best_score", "nonfinite_total", "empty_batches"   bookkeeping that telemetry continues
 //   "run_info"             run_info_json() at writing time
+//   "world_size", "rank_samplers", "rank_rng_cpu", "rank_rng_cuda"   distributed runs only
+//                          (train/distributed.h): every rank's sampler and generators, index =
+//                          rank; rank 0's are also the single-process entries above
 // Files are written atomically (util/atomic_file.h): a crash or kill while writing leaves the
 // previous checkpoint and at most a stray temporary. Tensors are loaded onto the training
 // device, so a checkpoint written on CPU resumes on CUDA and the other way round.
@@ -31,6 +34,10 @@ struct CheckpointState {
   std::string config_fingerprint;
   double best_score = -1;
   int64_t nonfinite_total = 0, empty_batches = 0;
+  // Distributed runs: every rank's streams (empty otherwise, and in best.pt).
+  int64_t world_size = 1;
+  std::vector<std::string> rank_samplers;
+  std::vector<torch::Tensor> rank_rng_cpu, rank_rng_cuda;
 };
 
 // Writes model, optimiser, state and the generators of `device` atomically to `path`.

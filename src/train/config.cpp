@@ -134,6 +134,13 @@ std::vector<Field> schema(TrainConfig& c) {
       flag("logging.progress", c.logging.progress, false, "progress bar / lines"),
       number<int64_t>("guard.max_nonfinite_in_row", c.guard.max_nonfinite_in_row, 1, kMax, false,
                       "stop after this many non-finite steps in a row"),
+      // Not part of the fingerprint, like the world size: a run may resume with other settings.
+      flag("distributed.mine_global", c.distributed.mine_global, false,
+           "distributed: all-gather embeddings and mine across the global batch (default: per rank)"),
+      number("distributed.timeout_seconds", c.distributed.timeout_seconds, 1.0, 86400.0, false,
+             "distributed: seconds a collective waits for peers before the run fails"),
+      number("distributed.bucket_mb", c.distributed.bucket_mb, 0.01, 1024.0, false,
+             "distributed: gradient all-reduce bucket size (MB)"),
   };
 }
 

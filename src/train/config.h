@@ -88,6 +88,11 @@ struct LoggingConfig {
   int64_t every_steps = 10;
   bool progress = true;
 };
+struct DistributedConfig {  // only read when launched by torchrun (train/distributed.h)
+  bool mine_global = false;      // all-gather embeddings and mine across the global batch
+  double timeout_seconds = 300;  // a dead or stuck peer fails the run after this
+  double bucket_mb = 4;          // gradient all-reduce bucket size
+};
 struct GuardConfig {
   int64_t max_nonfinite_in_row = 20;  // stop after this many skipped non-finite steps in a row
 };
@@ -106,6 +111,7 @@ struct TrainConfig {
   EvaluationConfig evaluation;
   LoggingConfig logging;
   GuardConfig guard;
+  DistributedConfig distributed;
 
   std::string to_yaml() const;      // every key, resolved
   std::string fingerprint() const;  // of the keys that change the computation

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "train/distributed.h"
 #include "util/error.h"
 #include "util/memory.h"
 
@@ -41,7 +42,8 @@ void TelemetryHook::after_step(Trainer& t) {
   auto mean = (sums_ / static_cast<double>(window_steps_)).cpu();  // the logging sync
   auto m = mean.accessor<double, 1>();
   double elapsed = seconds_since(window_start_);
-  double rate = static_cast<double>(window_steps_ * t.batch_size()) / std::max(elapsed, 1e-9);
+  // All ranks' images (distributed: every rank trains on its own batch of batch_size()).
+  double rate = static_cast<double>(window_steps_ * t.batch_size() * t.world_size()) / std::max(elapsed, 1e-9);
   const auto& st = t.state();
   t.log_metrics(fmt::format(
       "{{\"kind\": \"train\", \"step\": {}, \"epoch\": {}, \"loss\": {}, \"triplets\": {}, \"active_fraction\": {}, "
@@ -121,18 +123,20 @@ void CheckpointHook::after_step(Trainer& t) {
   const auto& c = t.config().checkpoint;
   bool by_count = c.every_steps > 0 && t.state().step % c.every_steps == 0;
   bool by_time = c.every_minutes > 0 && seconds_since(last_time_) >= c.every_minutes * 60;
+  // Distributed: writing is collective, so the ranks' clocks must agree on when.
+  if (c.every_minutes > 0 && t.distributed()) by_time = t.distributed()->sum_over_ranks({double(by_time)})[0] > 0;
   if (by_count || by_time) write(t);
 }
 
 void CheckpointHook::after_train(Trainer& t) {
   if (last_step_ != t.state().step) write(t);
-  if (t.stopping())
+  if (t.stopping() && t.is_main())
     fmt::print(stderr, "stopped at step {}: checkpoint written; continue with --resume auto\n", t.state().step);
 }
 
 void CheckpointHook::write(Trainer& t) {
-  t.save(t.run_dir() / checkpoint_name(t.state().step));
-  prune_checkpoints(t.run_dir(), t.config().checkpoint.keep_last);
+  t.checkpoint(t.run_dir() / checkpoint_name(t.state().step));
+  if (t.is_main()) prune_checkpoints(t.run_dir(), t.config().checkpoint.keep_last);
   last_step_ = t.state().step;
   last_time_ = std::chrono::steady_clock::now();
 }

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
@@ -9,12 +10,14 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "data/augment.h"
 #include "data/identity_split.h"
 #include "data/normalisation.h"
 #include "eval/pair_scoring.h"
 #include "eval/verification_metrics.h"
+#include "train/distributed.h"
 #include "train/hooks.h"
 #include "train/optimiser.h"
 #include "train/triplet_loss.h"
@@ -64,26 +67,42 @@ uint64_t below(std::mt19937_64& engine, uint64_t n) { return engine() % n; }  //
 
 void Trainer::request_stop() { g_stop.store(true); }
 bool Trainer::stopping() const {
-  return g_stop.load() || (stop_after_ > 0 && state_.step - start_step_ >= stop_after_);
+  // Distributed: a signal counts once every rank knows of it (agreed in step()).
+  return (dist_ ? global_stop_ : g_stop.load()) || (stop_after_ > 0 && state_.step - start_step_ >= stop_after_);
 }
+bool Trainer::is_main() const { return !dist_ || dist_->is_main(); }
+int Trainer::world_size() const { return dist_ ? dist_->world_size() : 1; }
 
 Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
     : config_(std::move(config)), device_(parse_device(config_.runtime.device)), pack_(std::move(pack)),
       stop_after_(options.stop_after) {
   g_stop.store(false);
-  configure_threads(static_cast<int>(config_.runtime.threads));
+  // Distributed (torchrun): one device per process, the cores shared between this node's ranks.
+  auto launch = read_launch_environment();
+  int64_t threads = config_.runtime.threads;
+  if (launch) {
+    if (device_.is_cuda() && config_.runtime.device == "cuda") device_ = torch::Device(torch::kCUDA, launch->local_rank);
+    const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+    if (threads == 0 && local_world && std::atoi(local_world) > 1)
+      threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::atoi(local_world));
+  }
+  configure_threads(static_cast<int>(threads));
   if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(config_.runtime.cudnn_benchmark);
-  torch::manual_seed(config_.run.seed);
+  if (launch)
+    dist_ = std::make_unique<Distributed>(
+        *launch, device_, DistributedOptions{config_.distributed.timeout_seconds, config_.distributed.bucket_mb});
+  const int rank = dist_ ? dist_->rank() : 0;
+  torch::manual_seed(rank_seed(config_.run.seed, rank));
   check_miner_options(miner_ = {config_.mining.strategy, config_.mining.fallback, config_.loss.margin});
 
   // Identity split: training identities feed the sampler, held-out ones the validation pairs.
   std::vector<int64_t> labels(pack_.labels.data_ptr<int64_t>(), pack_.labels.data_ptr<int64_t>() + pack_.size());
   auto split = split_by_identity(labels, pack_.identities, config_.data.validation_fraction, config_.run.seed);
   train_images_ = split.train;
-  std::vector<int64_t> train_labels;
-  for (auto i : train_images_) train_labels.push_back(labels[i]);
+  for (auto i : train_images_) sampler_labels_.push_back(labels[i]);
   sampler_ = std::make_unique<PxkSampler>(
-      train_labels, PxkOptions{config_.data.p, config_.data.k, config_.data.min_images, static_cast<uint64_t>(config_.run.seed)});
+      sampler_labels_, PxkOptions{config_.data.p, config_.data.k, config_.data.min_images,
+                               rank_seed(static_cast<uint64_t>(config_.run.seed), rank)});
 
   // Validation pairs: every same-identity pair (shuffled, capped at half of max_pairs) and as
   // many random different-identity pairs, interleaved so that every fold holds both kinds.
@@ -129,18 +148,30 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   state_.config_fingerprint = config_.fingerprint();
   run_dir_ = fs::path(config_.run.dir) / config_.run.name;
   resume_or_start(options);
+  if (dist_) {
+    // Every rank starts from rank 0's weights and statistics; gradients are averaged from here on.
+    auto tensors = model_->parameters();
+    for (auto& b : model_->buffers()) tensors.push_back(b);
+    dist_->broadcast(tensors);
+    reducer_ = std::make_unique<GradientReducer>(*dist_, model_->parameters(), config_.distributed.bucket_mb);
+    if (is_main())
+      fmt::print("distributed: {} ranks ({}), {} gradient buckets, mining {}\n", dist_->world_size(),
+                 dist_->backend_name(), reducer_->buckets(), config_.distributed.mine_global ? "global" : "per rank");
+  }
 
-  write_file_atomic(run_dir_ / "config.resolved.yaml", config_.to_yaml());
-  write_file_atomic(run_dir_ / "run.json",
-                    fmt::format("{{\"run_info\": {}, \"seed\": {}, \"config_fingerprint\": \"{}\", "
-                                "\"pack_fingerprint\": \"{}\", \"command_line\": \"{}\", \"resumed_from_step\": {}, "
-                                "\"train_identities\": {}, \"validation_identities\": {}, \"validation_pairs\": {}}}\n",
-                                run_info_json(), config_.run.seed, state_.config_fingerprint,
-                                pack_.source_fingerprint, options.command_line, start_step_, split.train_identities,
-                                split.validation_identities, validation_pairs_.size()));
-
-  hooks_.push_back(std::make_unique<TelemetryHook>());
-  hooks_.push_back(std::make_unique<EvaluationHook>());
+  if (is_main()) {
+    write_file_atomic(run_dir_ / "config.resolved.yaml", config_.to_yaml());
+    write_file_atomic(run_dir_ / "run.json",
+                      fmt::format("{{\"run_info\": {}, \"seed\": {}, \"config_fingerprint\": \"{}\", "
+                                  "\"pack_fingerprint\": \"{}\", \"command_line\": \"{}\", \"resumed_from_step\": {}, "
+                                  "\"train_identities\": {}, \"validation_identities\": {}, \"validation_pairs\": {}, "
+                                  "\"world_size\": {}}}\n",
+                                  run_info_json(), config_.run.seed, state_.config_fingerprint,
+                                  pack_.source_fingerprint, options.command_line, start_step_, split.train_identities,
+                                  split.validation_identities, validation_pairs_.size(), world_size()));
+    hooks_.push_back(std::make_unique<TelemetryHook>());
+    hooks_.push_back(std::make_unique<EvaluationHook>());
+  }
   hooks_.push_back(std::make_unique<CheckpointHook>());
 }
 
@@ -156,8 +187,10 @@ void Trainer::resume_or_start(const TrainerOptions& options) {
   if (options.resume == "auto") {
     std::vector<std::string> warnings;
     from = find_resumable(run_dir_, &warnings);
-    for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
-    if (!from) fmt::print(stderr, "no checkpoint to resume in '{}': starting from step 0\n", run_dir_.string());
+    for (const auto& w : warnings)
+      if (is_main()) fmt::print(stderr, "warning: {}\n", w);
+    if (!from && is_main())
+      fmt::print(stderr, "no checkpoint to resume in '{}': starting from step 0\n", run_dir_.string());
   } else if (!options.resume.empty()) {
     from = fs::path(options.resume);
   } else if (!list_checkpoints(run_dir_).empty()) {
@@ -168,7 +201,38 @@ void Trainer::resume_or_start(const TrainerOptions& options) {
   state_ = load_checkpoint(*from, model_, *optimiser_, device_, state_.config_fingerprint);
   sampler_->restore(state_.sampler);
   start_step_ = state_.step;
-  fmt::print(stderr, "resuming from '{}' at step {}\n", from->string(), start_step_);
+  restore_rank_streams();
+  if (is_main()) fmt::print(stderr, "resuming from '{}' at step {}\n", from->string(), start_step_);
+}
+
+// load_checkpoint restored rank 0's sampler and generators. Other ranks take theirs from the
+// checkpoint when it was written by as many ranks; otherwise every rank's stream is re-derived
+// from (seed, rank, step): training continues correctly, but not as the old world would have.
+void Trainer::restore_rank_streams() {
+  const int rank = dist_ ? dist_->rank() : 0, world = world_size();
+  const bool has_streams = state_.world_size == world && (world == 1 || state_.rank_samplers.size() == size_t(world));
+  if (has_streams) {
+    if (rank == 0) return;
+    sampler_->restore(state_.rank_samplers[rank]);
+    auto set_state = [](at::Generator generator, const torch::Tensor& state) {  // a shared handle
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(state.cpu());
+    };
+    set_state(at::detail::getDefaultCPUGenerator(), state_.rank_rng_cpu.at(rank));
+    if (device_.is_cuda() && state_.rank_rng_cuda.size() == size_t(world))
+      set_state(at::globalContext().defaultGenerator(device_), state_.rank_rng_cuda[rank]);
+    return;
+  }
+  if (is_main())
+    fmt::print(stderr, "warning: the checkpoint was written by {} rank(s){}, this run has {}: every rank's sampling "
+               "and random streams are re-derived from (run.seed, rank, step {}), so the batches differ from those "
+               "the original run would have drawn\n",
+               state_.world_size, state_.world_size == world ? " without their streams (best.pt)" : "", world,
+               state_.step);
+  auto seed = rank_seed(static_cast<uint64_t>(config_.run.seed), rank, std::max<int64_t>(1, state_.step));
+  sampler_ = std::make_unique<PxkSampler>(sampler_labels_, PxkOptions{config_.data.p, config_.data.k,
+                                                                      config_.data.min_images, seed});
+  torch::manual_seed(seed);
 }
 
 Trainer::Outcome Trainer::train() {
@@ -205,13 +269,20 @@ void Trainer::step() {
     AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
     embeddings = model_->forward(x);
   }
-  auto distances = squared_distances(embeddings.to(torch::kFloat32));
+  embeddings = embeddings.to(torch::kFloat32);
+  double loss_scale = 1;  // distributed global mining: see gather_batch
+  if (dist_ && config_.distributed.mine_global) {
+    auto global = gather_batch(*dist_, embeddings, labels);
+    embeddings = global.embeddings, labels = global.labels, loss_scale = global.loss_scale;
+  }
+  auto distances = squared_distances(embeddings);
   auto d = distances.detach();
   auto mask = mine_triplets(d, labels, miner_);
   auto loss = triplet_loss_from_distances(
       distances, mask, {config_.loss.margin, /*average_over_active=*/config_.mining.strategy == "batch_all"});
   optimiser_->zero_grad();
-  loss.backward();
+  (loss_scale == 1 ? loss : loss * loss_scale).backward();
+  if (reducer_) reducer_->finish();  // gradients averaged over ranks
 
   // Telemetry, all on the device.
   {
@@ -232,6 +303,10 @@ void Trainer::step() {
   auto finite = torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.isfinite();
   auto flags = torch::stack({last_.triplets > 0, finite}).cpu();
   bool usable = flags[0].item<bool>(), ok = flags[1].item<bool>();
+  if (dist_) {  // every rank takes the same decision: update if any rank mined, unless any is non-finite
+    auto votes = dist_->sum_over_ranks({double(usable), double(ok), double(g_stop.load())});
+    usable = votes[0] > 0, ok = votes[1] == world_size(), global_stop_ = votes[2] > 0;
+  }
   if (usable && ok) {
     optimiser_->step();
     nonfinite_in_row_ = 0;
@@ -338,7 +413,41 @@ void Trainer::evaluate_validation(EvaluationResult& r) {
 
 void Trainer::save(const fs::path& path) {
   state_.sampler = sampler_->state();
+  state_.world_size = world_size();
+  state_.rank_samplers.clear(), state_.rank_rng_cpu.clear(), state_.rank_rng_cuda.clear();
   save_checkpoint(path, model_, *optimiser_, state_, device_);
+}
+
+void Trainer::checkpoint(const fs::path& path) {
+  if (!dist_) return save(path);
+  auto key = fmt::format("checkpoint/{}", checkpoints_written_++);
+  auto bytes = [](const torch::Tensor& t) {
+    auto c = t.cpu().contiguous();
+    return std::string(static_cast<const char*>(c.data_ptr()), c.nbytes());
+  };
+  auto tensor = [](const std::string& b) {
+    return torch::from_blob(const_cast<char*>(b.data()), {int64_t(b.size())}, torch::kUInt8).clone();
+  };
+  auto weights = dist_->gather_to_main(key + "/weights", parameters_fingerprint(*model_));
+  auto samplers = dist_->gather_to_main(key + "/sampler", sampler_->state());
+  auto cpu = dist_->gather_to_main(key + "/rng_cpu", bytes(at::detail::getDefaultCPUGenerator().get_state()));
+  auto cuda = dist_->gather_to_main(
+      key + "/rng_cuda", device_.is_cuda() ? bytes(at::globalContext().defaultGenerator(device_).get_state()) : "");
+  if (!is_main()) return;
+  for (int r = 1; r < world_size(); ++r)
+    if (weights[r] != weights[0])
+      fail("distributed: at step {} rank {} holds other parameters than rank 0 (fingerprints {} and {}): the "
+           "ranks diverged, no checkpoint written",
+           state_.step, r, weights[r], weights[0]);
+  state_.sampler = samplers[0];  // rank 0's own streams are also the single-process entries
+  state_.world_size = world_size();
+  state_.rank_samplers = samplers;
+  for (int r = 0; r < world_size(); ++r) {
+    state_.rank_rng_cpu.push_back(tensor(cpu[r]));
+    if (device_.is_cuda()) state_.rank_rng_cuda.push_back(tensor(cuda[r]));
+  }
+  save_checkpoint(path, model_, *optimiser_, state_, device_);
+  state_.rank_samplers.clear(), state_.rank_rng_cpu.clear(), state_.rank_rng_cuda.clear();
 }
 
 void Trainer::log_metrics(const std::string& json_object) {

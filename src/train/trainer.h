@@ -32,6 +32,8 @@
 namespace face {
 
 class Hook;
+class Distributed;
+class GradientReducer;
 
 struct TrainerOptions {
   std::string resume;             // "", "auto" (newest usable checkpoint in the run dir) or a path
@@ -85,6 +87,14 @@ class Trainer {
   void log_metrics(const std::string& json_object);  // one line of metrics.jsonl
   Nn4& model() { return model_; }
 
+  // Distributed runs (otherwise rank 0 of 1, no process group).
+  bool is_main() const;
+  int world_size() const;
+  Distributed* distributed() { return dist_.get(); }
+  // Every rank calls it: gathers every rank's streams and checks that all ranks hold the same
+  // weights; rank 0 writes the checkpoint. (save() is rank 0's alone: best.pt.)
+  void checkpoint(const std::filesystem::path& path);
+
  private:
   void step();
   void resume_or_start(const TrainerOptions& options);
@@ -93,12 +103,14 @@ class Trainer {
   void evaluate_validation(EvaluationResult& r);
   void evaluate_lfw_view1(EvaluationResult& r);
   void precise_batch_norm();
+  void restore_rank_streams();
 
   TrainConfig config_;
   torch::Device device_;
   Pack pack_;
   torch::Tensor images_, labels_;          // on the device when data.on_device
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
+  std::vector<int64_t> sampler_labels_;    // labels of train_images_
   struct Pair { int64_t first, second; bool same; };
   std::vector<Pair> validation_pairs_;
   std::unique_ptr<PackedPairs> lfw_;       // LFW View 1 images and pairs, when configured
@@ -112,6 +124,10 @@ class Trainer {
   double lr_ = 0;
   StepTelemetry last_;
   std::filesystem::path run_dir_;
+  std::unique_ptr<Distributed> dist_;
+  std::unique_ptr<GradientReducer> reducer_;
+  bool global_stop_ = false;     // distributed: some rank was asked to stop (agreed every step)
+  int64_t checkpoints_written_ = 0;
 };
 
 }  // namespace face
