@@ -59,9 +59,9 @@ def bench_train_and_infer(a, build, rows, results):
     threads = a.threads or os.cpu_count()
     common = ["--batch", str(a.batch), "--steps", str(a.steps), "--warm", str(a.warm)]
     if a.device == "cpu":
-        pairs = [("eager", []), ("cl", ["--channels-last"])]
+        pairs = [("eager", ["--nchw"]), ("cl", ["--channels-last"])]
     else:
-        pairs = [("eager", []), ("cl_bf16", ["--channels-last", "--bf16"])]
+        pairs = [("eager", ["--nchw"]), ("cl_bf16", ["--channels-last", "--bf16"])]
         if a.compile:
             pairs.append(("compile_cl_bf16", ["--channels-last", "--bf16"]))
     for mode, flags in pairs:
@@ -79,7 +79,7 @@ def bench_train_and_infer(a, build, rows, results):
                         "reference_peak_mb": max(ref_mem), "ours_peak_mb": max(ours_mem),
                         "ours_device_memory_mb": max(ours_dev), "reference_infer": summary(ref_infer)}
         ratio = statistics.median(ours_train) / statistics.median(ref_train)
-        rows.append([f"training step, batch {a.batch}, {a.device} (ref mode `{mode}`; ours {' '.join(flags) or 'default'})",
+        rows.append([f"training step, batch {a.batch}, {a.device} (ref mode `{mode}`; ours `{' '.join(flags)}`)",
                      f"{max(ours_train):.1f} / {statistics.median(ours_train):.1f} img/s",
                      f"{max(ref_train):.1f} / {statistics.median(ref_train):.1f} img/s", f"{ratio:.2f}x",
                      f"{max(ours_mem):.0f} MB" + (f", GPU {max(ours_dev):.0f} MB" if a.device == "cuda" else ""),

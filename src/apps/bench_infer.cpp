@@ -2,7 +2,7 @@
 // the Python reference (../shared/bench/ref_nn4.py, "infer_img_s").
 //
 //   bench_infer [--arch nn4.small2] [--batch 96] [--steps 5] [--warm 2] [--device cpu|cuda]
-//               [--threads N] [--channels-last] [--bf16] [--json]
+//               [--threads N] [--channels-last|--nchw] [--bf16] [--json]
 //
 // Prints batch-1 latency and large-batch images/s (minimum and median over --steps timed runs).
 #include <CLI/CLI.hpp>
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "model/memory_format.h"
 #include "model/nn4.h"
 #include "util/run_info.h"
 #include "util/threads.h"
@@ -45,14 +46,14 @@ int main(int argc, char** argv) {
   std::string arch = "nn4.small2", device_name = "cpu";
   int64_t batch = 96;
   int steps = 5, warm = 2, threads = 0;
-  bool channels_last = false, bf16 = false, json = false;
+  bool channels_last = true, bf16 = false, json = false;
   app.add_option("--arch", arch)->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--steps", steps)->capture_default_str();
   app.add_option("--warm", warm)->capture_default_str();
   app.add_option("--device", device_name)->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
-  app.add_flag("--channels-last", channels_last);
+  app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
   app.add_flag("--bf16", bf16, "bf16 autocast (CUDA)");
   app.add_flag("--json", json, "one JSON line instead of text");
   CLI11_PARSE(app, argc, argv);
@@ -62,13 +63,9 @@ int main(int argc, char** argv) {
   face::Nn4 model{face::Nn4Options(arch)};
   model->to(device);
   model->eval();
-  auto memory_format = channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
-  if (channels_last) {
-    for (auto& p : model->parameters())
-      if (p.dim() == 4) p.set_data(p.data().contiguous(memory_format));
-  }
+  if (channels_last) face::use_channels_last(*model);
   auto make_input = [&](int64_t n) {
-    return torch::rand({n, 3, 96, 96}, torch::TensorOptions().device(device)).contiguous(memory_format);
+    return face::in_layout(torch::rand({n, 3, 96, 96}, torch::TensorOptions().device(device)), channels_last);
   };
   auto forward = [&](const torch::Tensor& x) {
     torch::InferenceMode guard;

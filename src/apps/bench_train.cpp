@@ -1,12 +1,12 @@
 // bench_train: training throughput (images/s) of the real trainer step on random data.
 //
 //   bench_train [--arch nn4.small2] [--batch 96] [--k 6] [--steps 5] [--warm 2] [--threads 2]
-//               [--device cpu|cuda] [--mining semihard] [--channels-last] [--bf16]
+//               [--device cpu|cuda] [--mining semihard] [--channels-last|--nchw] [--bf16]
 //
 // The timed step is the whole trainer step: sampling, gather, augmentation, forward, mining,
 // triplet loss, backward, update and telemetry. Prints one JSON line: images/s over all timed
-// steps, of the fastest and of the median step, peak resident memory and device memory in use. tools/bench_train.sh runs
-// it beside the Python reference (../shared/bench/ref_nn4.py) and prints the ratio.
+// steps, of the fastest and of the median step, peak resident memory and device memory in use.
+// tools/bench.sh runs it beside the Python reference (../shared/bench/ref_nn4.py) with the ratio.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmark the trainer step"};
   std::string arch = "nn4.small2", device = "cpu", mining = "semihard";
   int64_t batch = 96, k = 6, steps = 5, warm = 2, threads = 2;
-  bool channels_last = false, bf16 = false;
+  bool channels_last = true, bf16 = false;
   app.add_option("--arch", arch)->capture_default_str();
   app.add_option("--batch", batch, "images per step (P x K)")->capture_default_str();
   app.add_option("--k", k, "images per identity")->capture_default_str();
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->capture_default_str();
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--mining", mining)->capture_default_str();
-  app.add_flag("--channels-last", channels_last);
+  app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
   app.add_flag("--bf16", bf16);
   CLI11_PARSE(app, argc, argv);
   try {

@@ -1,6 +1,7 @@
 #include "deploy/export.h"
 
 #include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/serialization/export.h>
 
 #include <cmath>
 #include <set>
@@ -8,6 +9,7 @@
 #include "data/normalisation.h"
 #include "model/model_file.h"
 #include "util/atomic_file.h"
+#include "util/checked_writer.h"
 #include "util/error.h"
 #include "util/run_info.h"
 
@@ -104,7 +106,10 @@ ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const
       module.register_attribute(key, c10::StringType::get(), value);
   }
   torch::jit::ExtraFilesMap extra = {{kMetadataFile, metadata_json(metadata)}};
-  write_atomic(path, [&](const std::filesystem::path& tmp) { module.save(tmp.string(), extra); });
+  write_atomic(path, [&](const std::filesystem::path& tmp) {
+    write_checked(tmp, path, "TorchScript model",
+                  [&](const ByteWriter& writer) { torch::jit::ExportModule(module, writer, extra); });
+  });
 
   // Round trip: the file, as any reader loads it, must compute what the C++ model computes, on
   // a batch size other than the traced one.

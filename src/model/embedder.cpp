@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "data/normalisation.h"
+#include "model/memory_format.h"
 #include "model/model_file.h"
 #include "util/error.h"
 
@@ -26,10 +27,11 @@ class Nn4Embedder : public Embedder {
       : loaded_(std::move(loaded)), device_(device), description_(std::move(description)) {
     loaded_.model->to(device_);
     loaded_.model->eval();
+    use_channels_last(*loaded_.model);  // the fast layout on CPU and CUDA (model/memory_format.h)
   }
   torch::Tensor embed(const torch::Tensor& images) override {
     torch::NoGradGuard no_grad;
-    return loaded_.model->forward(to_model_input(images.to(device_))).to(torch::kCPU);
+    return loaded_.model->forward(in_layout(to_model_input(images.to(device_)), true)).to(torch::kCPU);
   }
   int64_t embedding_dim() const override { return loaded_.model->options().embedding_dim(); }
   std::string fingerprint() const override { return loaded_.fingerprint; }

@@ -1,6 +1,7 @@
 #include "model/model_file.h"
 
 #include "util/atomic_file.h"
+#include "util/checked_writer.h"
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -54,7 +55,9 @@ LoadedModel read_model_entries(torch::serialize::InputArchive& archive, const st
 void save_model_file(const std::filesystem::path& path, Nn4& model) {
   torch::serialize::OutputArchive archive;
   write_model_entries(archive, model);
-  write_atomic(path, [&](const std::filesystem::path& tmp) { archive.save_to(tmp.string()); });
+  write_atomic(path, [&](const std::filesystem::path& tmp) {
+    write_checked(tmp, path, "model file", [&](const ByteWriter& writer) { archive.save_to(writer); });
+  });
 }
 
 LoadedModel load_model_file(const std::filesystem::path& path, const torch::Device& device) {

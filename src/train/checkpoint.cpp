@@ -2,19 +2,17 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
-#include <fcntl.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <thread>
 
 #include "model/model_file.h"
 #include "util/atomic_file.h"
+#include "util/checked_writer.h"
 #include "util/error.h"
 #include "util/run_info.h"
 
@@ -72,38 +70,6 @@ void set_generator_state(at::Generator generator, const torch::Tensor& state) {
   generator.set_state(state.cpu());
 }
 
-// Saves `archive` to the file `tmp` (the temporary of `path`). LibTorch's own file writer cannot
-// fail cleanly: when a write fails (full disk, EFBIG past `ulimit -f`) it throws, and its
-// destructor then throws again while finishing the archive, which aborts the process and leaves
-// the temporary behind. So the archive goes through a writer function that never fails: it
-// keeps the first OS error, discards the rest, and the error is reported once LibTorch is done.
-void write_archive(torch::serialize::OutputArchive& archive, const fs::path& tmp, const fs::path& path) {
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create '{}' for checkpoint '{}': {}", tmp.string(), path.string(), std::strerror(errno));
-  int error = 0;
-  try {
-    archive.save_to([&](const void* data, size_t size) -> size_t {
-      const char* p = static_cast<const char*>(data);
-      for (size_t left = size; left > 0 && error == 0;) {
-        ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) error = n < 0 ? errno : EIO;
-        else p += n, left -= static_cast<size_t>(n);
-      }
-      return size;
-    });
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  if (::close(fd) != 0 && error == 0) error = errno;
-  if (error)
-    fail("cannot write checkpoint '{}': {}{}", path.string(), std::strerror(error),
-         error == ENOSPC || error == EFBIG || error == EDQUOT
-             ? " (disk full or file size limit); the previous checkpoints are intact"
-             : "");
-}
-
 }  // namespace
 
 std::string checkpoint_name(int64_t step) { return fmt::format("ckpt-{:08d}.pt", step); }
@@ -132,7 +98,7 @@ void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optim
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   if (device.is_cuda()) archive.write("rng_cuda", at::globalContext().defaultGenerator(device).get_state());
   write_atomic(path, [&](const fs::path& tmp) {
-    write_archive(archive, tmp, path);
+    write_checked(tmp, path, "checkpoint", [&](const ByteWriter& writer) { archive.save_to(writer); });
     test_pause(s.step, tmp);
   });
 }

@@ -65,7 +65,7 @@ struct LengthConfig {
 struct RuntimeConfig {
   std::string device = "cpu";      // cpu | cuda | cuda:N
   std::string precision = "fp32";  // fp32 | bf16 (autocast, CUDA only)
-  bool channels_last = false;
+  bool channels_last = true;       // the fast layout on CPU and CUDA (model/memory_format.h)
   bool cudnn_benchmark = true;
   int64_t threads = 0;             // intra-op CPU threads, 0 = all cores
 };

@@ -17,6 +17,7 @@
 #include "data/normalisation.h"
 #include "eval/pair_scoring.h"
 #include "eval/verification_metrics.h"
+#include "model/memory_format.h"
 #include "train/distributed.h"
 #include "train/hooks.h"
 #include "train/optimiser.h"
@@ -134,11 +135,7 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
 
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
   model_->to(device_);
-  if (config_.runtime.channels_last) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model_->parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-  }
+  if (config_.runtime.channels_last) use_channels_last(*model_);
   optimiser_ = make_optimiser(config_.optimiser, model_->parameters());
 
   int64_t per_epoch = (sampler_->eligible_identities() + config_.data.p - 1) / config_.data.p;
@@ -259,7 +256,7 @@ void Trainer::step() {
                     .to(device_, /*non_blocking=*/true);
   auto x = model_input(images);
   if (config_.data.augment) x = augment(x, config_.data.augmentation);
-  if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  x = in_layout(x, config_.runtime.channels_last);
 
   lr_ = scheduled_lr(config_.optimiser, config_.schedule, state_.step, total_steps_);
   set_lr(*optimiser_, lr_);
@@ -331,7 +328,7 @@ torch::Tensor Trainer::embed(const torch::Tensor& images, const torch::Tensor& i
   for (int64_t i = 0; i < indices.size(0); i += config_.evaluation.batch) {
     auto chunk = indices.slice(0, i, i + config_.evaluation.batch);
     auto x = model_input(images.index_select(0, chunk).to(device_));
-    if (config_.runtime.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    x = in_layout(x, config_.runtime.channels_last);
     AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
     out.push_back(model_->forward(x).to(torch::kFloat32).cpu());
   }

@@ -96,8 +96,12 @@ TEST(Miner, HardPicksTheExtremesPerAnchor) {
     EXPECT_NE(p, a);
     EXPECT_NE(b.l[n], b.l[a]);
     for (int64_t j = 0; j < b.b; ++j) {
-      if (j != a && b.l[j] == b.l[a]) EXPECT_GE(d[a][p], d[a][j]);
-      if (b.l[j] != b.l[a]) EXPECT_LE(d[a][n], d[a][j]);
+      if (j != a && b.l[j] == b.l[a]) {
+        EXPECT_GE(d[a][p], d[a][j]);
+      }
+      if (b.l[j] != b.l[a]) {
+        EXPECT_LE(d[a][n], d[a][j]);
+      }
     }
   }
 }

@@ -80,12 +80,12 @@ class PoisonSteps : public face::Hook {
     torch::NoGradGuard no_grad;
     if (step == from_) {
       before = copy_of(t.model()->parameters());
-      saved_ = weight.flatten()[0].item<float>();
-      weight.flatten()[0].fill_(std::nan(""));
+      saved_ = weight.index({0, 0, 0, 0}).item<float>();
+      weight.index({0, 0, 0, 0}).fill_(std::nan(""));  // a view whatever the layout (flatten may copy)
     } else if (step == to_) {
       after = copy_of(t.model()->parameters());
-      weight.flatten()[0].fill_(saved_);
-      after[0].flatten()[0].fill_(saved_);
+      weight.index({0, 0, 0, 0}).fill_(saved_);
+      after[0].index({0, 0, 0, 0}).fill_(saved_);
     }
   }
   std::vector<torch::Tensor> before, after;

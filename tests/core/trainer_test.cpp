@@ -23,7 +23,7 @@ using face::test::smoke;
 
 TEST(Trainer, ShortRunLowersLossAndRaisesValidationAccuracy) {
   TempDir runs;
-  auto config = smoke(runs.path, {"run.name=learn", "length.steps=16", "optimiser.lr=0.0002",
+  auto config = smoke(runs.path, {"run.name=learn", "length.steps=16", "optimiser.lr=0.0003",
                                   "evaluation.at_start=true", "checkpoint.every_steps=0"});
   face::Trainer trainer(config, face::load_pack(pack_file()));
   EXPECT_EQ(trainer.train(), face::Trainer::Outcome::finished);

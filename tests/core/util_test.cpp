@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <torch/torch.h>
+
+#include <csignal>
 
 #include "test_support.h"
 #include "util/atomic_file.h"
+#include "util/checked_writer.h"
 #include "util/error.h"
 #include "util/npy.h"
 
@@ -39,6 +43,42 @@ TEST(AtomicFile, UnwritableDirectoryIsNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("sub.txt"), std::string::npos) << e.what();
   }
+}
+
+// A file size limit stands in for a full disk: write() fails with EFBIG (SIGXFSZ ignored), as
+// it would with ENOSPC, and works as root, unlike a read-only directory.
+TEST(CheckedWriter, FullDiskIsNamedAndThePreviousFileStays) {
+  test::TempDir dir;
+  const auto path = dir / "model.pt";
+  write_file_atomic(path, "previous model");
+  const std::string big(1 << 20, 'x');
+  auto serialise = [&](const ByteWriter& writer) {
+    for (int i = 0; i < 4; ++i) writer(big.data(), big.size());  // keeps going, as LibTorch does
+  };
+
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    write_atomic(path, [&](const std::filesystem::path& tmp) { write_checked(tmp, path, "model file", serialise); });
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+
+  EXPECT_NE(message.find("cannot write model file '" + path.string() + "'"), std::string::npos) << message;
+  EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+  EXPECT_EQ(read_file(path), "previous model");
+  int files = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path)) ++files, (void)e;
+  EXPECT_EQ(files, 1) << "the temporary is removed";
+
+  write_atomic(path, [&](const std::filesystem::path& tmp) { write_checked(tmp, path, "model file", serialise); });
+  EXPECT_EQ(std::filesystem::file_size(path), 4 * big.size()) << "without the limit the same write succeeds";
 }
 
 TEST(Npy, RoundTripsAndHasNumpyHeader) {
