@@ -64,13 +64,12 @@ void test_pause(int64_t step, const fs::path& tmp) {
   std::this_thread::sleep_for(std::chrono::seconds(60));
 }
 
-// Generators are shared handles; the copy sets the default generator's state.
+}  // namespace
+
 void set_generator_state(at::Generator generator, const torch::Tensor& state) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state.cpu());
 }
-
-}  // namespace
 
 std::string checkpoint_name(int64_t step) { return fmt::format("ckpt-{:08d}.pt", step); }
 

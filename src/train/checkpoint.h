@@ -55,6 +55,10 @@ CheckpointState read_checkpoint_state(const std::filesystem::path& path);
 // "ckpt-00001000.pt" for step 1000; periodic checkpoints sort by name = by step.
 std::string checkpoint_name(int64_t step);
 
+// Sets a random generator to a saved state. Generators are shared handles: passing the default
+// CPU or CUDA generator sets the one LibTorch draws from.
+void set_generator_state(at::Generator generator, const torch::Tensor& state);
+
 // Periodic checkpoints in `dir`, oldest first.
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& dir);
 

@@ -211,13 +211,9 @@ void Trainer::restore_rank_streams() {
   if (has_streams) {
     if (rank == 0) return;
     sampler_->restore(state_.rank_samplers[rank]);
-    auto set_state = [](at::Generator generator, const torch::Tensor& state) {  // a shared handle
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(state.cpu());
-    };
-    set_state(at::detail::getDefaultCPUGenerator(), state_.rank_rng_cpu.at(rank));
+    set_generator_state(at::detail::getDefaultCPUGenerator(), state_.rank_rng_cpu.at(rank));
     if (device_.is_cuda() && state_.rank_rng_cuda.size() == size_t(world))
-      set_state(at::globalContext().defaultGenerator(device_), state_.rank_rng_cuda[rank]);
+      set_generator_state(at::globalContext().defaultGenerator(device_), state_.rank_rng_cuda[rank]);
     return;
   }
   if (is_main())
