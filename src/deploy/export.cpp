@@ -56,18 +56,28 @@ std::string metadata_json(const ExportMetadata& metadata) {
 
 }  // namespace
 
-torch::jit::Module trace_model(Nn4& model, int64_t example_batch) {
-  model->to(torch::kCPU);
-  model->eval();
+namespace {
+ExportedNetwork describe(Nn4& model) {
+  return {model.get(), [model](const torch::Tensor& x) mutable { return model->forward(x); }, model->options().arch(),
+          model->options().embedding_dim(), kInputSize};
+}
+}  // namespace
+
+torch::jit::Module trace_model(Nn4& model, int64_t example_batch) { return trace_network(describe(model), example_batch); }
+
+torch::jit::Module trace_network(const ExportedNetwork& network, int64_t example_batch) {
+  auto& model = *network.module;
+  model.to(torch::kCPU);
+  model.eval();
   torch::jit::Module module(c10::QualifiedName("__torch__.facenet.Nn4Embedder"));
   // The same tensors as the C++ model's: the tracer recognises them and reads them from `self`.
-  for (const auto& p : model->named_parameters()) module.register_parameter(attribute_name(p.key()), p.value(), false);
-  for (const auto& b : model->named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
+  for (const auto& p : model.named_parameters()) module.register_parameter(attribute_name(p.key()), p.value(), false);
+  for (const auto& b : model.named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
 
   torch::NoGradGuard no_grad;
-  torch::Tensor example = torch::rand({example_batch, 3, kInputSize, kInputSize});
+  torch::Tensor example = torch::rand({example_batch, 3, network.input_size, network.input_size});
   auto traced = torch::jit::tracer::trace(
-      {example}, [&](torch::jit::Stack inputs) { return torch::jit::Stack{model->forward(inputs[0].toTensor())}; },
+      {example}, [&](torch::jit::Stack inputs) { return torch::jit::Stack{network.forward(inputs[0].toTensor())}; },
       [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/true, /*force_outplace=*/false,
       &module, {"images"});
   auto graph = traced.first->graph;
@@ -79,20 +89,27 @@ torch::jit::Module trace_model(Nn4& model, int64_t example_batch) {
 }
 
 ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const ExportOptions& options) {
+  return export_network(describe(model), path, options);
+}
+
+ExportMetadata export_network(const ExportedNetwork& network, const std::filesystem::path& path,
+                              const ExportOptions& options) {
   if (!std::isfinite(options.threshold) || options.threshold <= 0 || options.threshold >= 4)
     fail("export: threshold {} is not a squared L2 distance between unit embeddings (0 < t < 4)", options.threshold);
-  torch::jit::Module module = trace_model(model, options.example_batch);
+  torch::jit::Module module = trace_network(network, options.example_batch);
+  const int64_t size = network.input_size;
 
   ExportMetadata metadata = {
       {"format", "facenet-cpp export 1"},
-      {"arch", model->options().arch()},
-      {"embedding_dim", std::to_string(model->options().embedding_dim())},
-      {"input_size", std::to_string(kInputSize)},
-      {"input_format", "float32 (m, 3, 96, 96) RGB in [0, 1] (uint8 / 255, no mean subtraction)"},
+      {"arch", network.arch},
+      {"embedding_dim", std::to_string(network.embedding_dim)},
+      {"input_size", std::to_string(size)},
+      {"input_format", fmt::format("float32 (m, 3, {}, {}) RGB in [0, 1] (uint8 / 255; any further normalisation "
+                                   "is inside the module)", size, size)},
       {"align_recipe", options.align_recipe.empty() ? "unspecified" : options.align_recipe},
       {"distance", kDistanceName},
       {"threshold", fmt::format("{}", options.threshold)},
-      {"weights_fingerprint", weights_fingerprint(*model)},
+      {"weights_fingerprint", weights_fingerprint(*network.module)},
       {"training_run", options.training_run.empty() ? "unknown" : options.training_run},
       {"source", options.source},
       {"export_info", run_info_json()},
@@ -116,8 +133,8 @@ ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const
   torch::jit::Module loaded = torch::jit::load(path.string(), torch::kCPU);
   loaded.eval();
   torch::NoGradGuard no_grad;
-  torch::Tensor probe = torch::rand({options.example_batch + 1, 3, kInputSize, kInputSize});
-  torch::Tensor expected = model->forward(probe);
+  torch::Tensor probe = torch::rand({options.example_batch + 1, 3, size, size});
+  torch::Tensor expected = network.forward(probe);
   torch::Tensor got = loaded.forward({probe}).toTensor();
   double error = (got - expected).abs().max().item<double>();
   if (!got.sizes().equals(expected.sizes()) || error > 1e-5) {

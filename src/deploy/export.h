@@ -23,6 +23,7 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -45,12 +46,23 @@ struct ExportOptions {
 // Every metadata entry, as text, in a fixed order (for JSON and printing).
 using ExportMetadata = std::map<std::string, std::string>;
 
+// What an exported network is, beside its weights: any embedding module (nn4, dlib's ResNet).
+struct ExportedNetwork {
+  torch::nn::Module* module;                               // its parameters and buffers are exported
+  std::function<torch::Tensor(const torch::Tensor&)> forward;  // float [0, 1] RGB -> unit rows
+  std::string arch;
+  int64_t embedding_dim = 128, input_size = 96;
+};
+
 // Traces `model` (put in eval mode, on the CPU) and writes the TorchScript module to `path`
 // atomically; returns the metadata written. face::Error when the round-trip check fails.
 ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const ExportOptions& options);
+ExportMetadata export_network(const ExportedNetwork& network, const std::filesystem::path& path,
+                              const ExportOptions& options);
 
 // The TorchScript module itself, without writing it (used by export_model and the tests).
 torch::jit::Module trace_model(Nn4& model, int64_t example_batch = 2);
+torch::jit::Module trace_network(const ExportedNetwork& network, int64_t example_batch = 2);
 
 // Reads the metadata of an exported file (the "facenet.json" extra file, as text);
 // face::Error naming the file when it is not a facenet-cpp export.

@@ -56,7 +56,8 @@ class ScriptEmbedder : public Embedder {
     module_.to(device_);
     module_.eval();
     torch::NoGradGuard no_grad;
-    dim_ = embed(torch::zeros({1, 3, 96, 96}, torch::kUInt8)).size(1);
+    if (module_.hasattr("input_size") && module_.attr("input_size").isInt()) size_ = module_.attr("input_size").toInt();
+    dim_ = embed(torch::zeros({1, 3, size_, size_}, torch::kUInt8)).size(1);
     fingerprint_ = module_.hasattr("weights_fingerprint") ? module_.attr("weights_fingerprint").toStringRef() : "unknown";
   }
   torch::Tensor embed(const torch::Tensor& images) override {
@@ -64,6 +65,7 @@ class ScriptEmbedder : public Embedder {
     return module_.forward({to_model_input(images.to(device_))}).toTensor().to(torch::kCPU);
   }
   int64_t embedding_dim() const override { return dim_; }
+  int64_t input_size() const override { return size_; }
   std::string fingerprint() const override { return fingerprint_; }
   std::string description() const override { return "TorchScript " + path_; }
   std::string metadata(const std::string& key) const override {
@@ -79,7 +81,7 @@ class ScriptEmbedder : public Embedder {
   torch::jit::Module module_;
   torch::Device device_;
   std::string path_, fingerprint_;
-  int64_t dim_ = 0;
+  int64_t dim_ = 0, size_ = 96;
 };
 
 }  // namespace
@@ -103,16 +105,6 @@ std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed
   Nn4 model(Nn4Options(arch).seed(seed));
   LoadedModel loaded{model, weights_fingerprint(*model)};
   return std::make_unique<Nn4Embedder>(std::move(loaded), device, fmt::format("untrained {} (seed {})", arch, seed));
-}
-
-std::unique_ptr<Embedder> open_embedder(const std::string& model, const std::string& arch, uint64_t seed,
-                                        const torch::Device& device) {
-  if (!model.empty()) return load_embedder(model, device);
-  fmt::print(stderr,
-             "WARNING: no --model given: using RANDOMLY INITIALISED {} weights (seed {}).\n"
-             "WARNING: embeddings and figures from them are meaningless for recognition.\n",
-             arch, seed);
-  return random_embedder(arch, seed, device);
 }
 
 }  // namespace face

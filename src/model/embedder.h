@@ -3,7 +3,8 @@
 // embed, evaluate, verify and identify all work through this interface, so they accept either a
 // facenet-cpp checkpoint / model file or an exported TorchScript module (deploy/export.h).
 //
-//   input   uint8 (m, 3, 96, 96) RGB, as stored in packs and produced by alignment
+//   input   uint8 (m, 3, S, S) RGB, as stored in packs and produced by alignment; S is
+//           input_size(): 96 for nn4, 150 for dlib's ResNet (model/dlib_resnet.h)
 //   output  float (m, D) on the CPU, rows L2-normalised
 #pragma once
 #include <torch/types.h>
@@ -20,6 +21,7 @@ class Embedder {
   // One batch; images are converted to float [0, 1] (data/normalisation.h) on the model's device.
   virtual torch::Tensor embed(const torch::Tensor& images_uint8) = 0;
   virtual int64_t embedding_dim() const = 0;
+  virtual int64_t input_size() const { return 96; }  // side of the square faces it takes
   virtual std::string fingerprint() const = 0;  // identifies the weights
   virtual std::string description() const = 0;  // e.g. "nn4.small2 checkpoint run/ckpt.pt"
   // What the model file records about itself (deploy/export.h: "threshold", "align_recipe",
@@ -35,10 +37,5 @@ std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const
 
 // A randomly initialised network (seeded); tools using it must warn loudly.
 std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device);
-
-// What the tools' --model option means: load `model`, or, when it is empty, warn loudly on
-// stderr and use random `arch` weights from `seed` (for pipeline checks and floors).
-std::unique_ptr<Embedder> open_embedder(const std::string& model, const std::string& arch, uint64_t seed,
-                                        const torch::Device& device);
 
 }  // namespace face

@@ -134,7 +134,7 @@ void initialise_weights(torch::nn::Module& module, uint64_t seed) {
     } else if (auto* linear = m->as<nn::Linear>()) {
       double bound = 1.0 / std::sqrt(static_cast<double>(linear->weight.size(1)));
       draw(linear->weight, [&](torch::Tensor& t) { t.uniform_(-bound, bound, generator); });
-      linear->bias.zero_();
+      if (linear->bias.defined()) linear->bias.zero_();
     }
   }
 }

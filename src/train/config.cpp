@@ -94,7 +94,22 @@ std::vector<Field> schema(TrainConfig& c) {
       number<int64_t>("data.augmentation.crop_padding", a.crop_padding, 0, 48, true, "random crop after zero padding (pixels)"),
       number("data.augmentation.brightness", a.brightness, 0.0, 1.0, true, "brightness jitter"),
       number("data.augmentation.contrast", a.contrast, 0.0, 1.0, true, "contrast jitter"),
+      text("data.teacher_targets", c.data.teacher_targets, {}, false,
+           "distillation: the teacher's embeddings of the pack (default: data.pack + '.teacher')"),
+      text("data.unlabelled_pack", c.data.unlabelled_pack, {}, false,
+           "distillation: a pack of faces without identities, used by the distillation terms only"),
+      text("data.unlabelled_targets", c.data.unlabelled_targets, {}, false,
+           "the teacher's embeddings of data.unlabelled_pack (default: its path + '.teacher')"),
+      number<int64_t>("data.unlabelled_per_batch", c.data.unlabelled_per_batch, 0, 100000, true,
+                      "unlabelled faces added to every P x K batch"),
       number("loss.margin", c.loss.margin, 1e-6, 4.0, true, "triplet margin alpha"),
+      number("loss.triplet_weight", c.loss.triplet_weight, 0.0, 1000.0, true, "weight of the triplet loss (0: off)"),
+      number("loss.distill.weight", c.loss.distill.weight, 0.0, 1000.0, true,
+             "weight of the distillation loss (0: off; needs teacher targets)"),
+      number("loss.distill.direct_weight", c.loss.distill.direct_weight, 0.0, 1000.0, true,
+             "distillation: cosine distance to the centred teacher vector"),
+      number("loss.distill.relational_weight", c.loss.distill.relational_weight, 0.0, 1000.0, true,
+             "distillation: squared error of the batch's pairwise similarities against the teacher's"),
       text("mining.strategy", c.mining.strategy, {"semihard", "hard", "batch_all", "margin"}, true, "online mining"),
       text("mining.fallback", c.mining.fallback, {"hardest", "random", "skip"}, true,
            "semihard: negative used when none lies in the band"),
@@ -179,6 +194,14 @@ void check_rules(const TrainConfig& c) {
   if (d != "cpu" && d != "cuda" && d.rfind("cuda:", 0) != 0)
     fail("config: 'runtime.device' must be cpu, cuda or cuda:N, got '{}'", d);
   if (c.runtime.precision == "bf16" && d == "cpu") fail("config: 'runtime.precision' bf16 needs a CUDA device");
+  if (c.loss.triplet_weight == 0 && c.loss.distill.weight == 0)
+    fail("config: 'loss.triplet_weight' and 'loss.distill.weight' are both 0: nothing to learn from");
+  if (c.loss.distill.weight > 0 && c.loss.distill.direct_weight == 0 && c.loss.distill.relational_weight == 0)
+    fail("config: 'loss.distill.weight' is set but both of its terms have weight 0");
+  if (c.data.unlabelled_pack.empty() != (c.data.unlabelled_per_batch == 0))
+    fail("config: 'data.unlabelled_pack' and 'data.unlabelled_per_batch' go together: set both or neither");
+  if (!c.data.unlabelled_pack.empty() && c.loss.distill.weight == 0)
+    fail("config: unlabelled faces ('data.unlabelled_pack') only teach through distillation: set 'loss.distill.weight'");
   // LFW View 1: the pack of LFW images and the pair list only make sense together (the files
   // themselves are checked when the trainer starts, before any step).
   const auto& e = c.evaluation;

@@ -36,9 +36,23 @@ struct DataConfig {
   bool on_device = true;               // keep the whole pack (uint8) on the training device
   bool augment = true;
   AugmentOptions augmentation;
+  // Distillation (loss.distill.weight > 0): the teacher's embeddings of the pack's images
+  // (train/teacher_targets.h; default: the pack's path + ".teacher").
+  std::string teacher_targets;
+  // Faces without identity labels that join each batch for the distillation terms only.
+  std::string unlabelled_pack;      // a pack (its labels are ignored)
+  std::string unlabelled_targets;   // default: unlabelled_pack + ".teacher"
+  int64_t unlabelled_per_batch = 0; // added to every P x K batch
+};
+struct DistillConfig {
+  double weight = 0;             // 0: no distillation
+  double direct_weight = 1;      // cosine to the centred teacher vector
+  double relational_weight = 1;  // batch similarity matrix against the teacher's
 };
 struct LossConfig {
-  double margin = 0.2;  // FaceNet's alpha
+  double margin = 0.2;          // FaceNet's alpha
+  double triplet_weight = 1;    // 0: distillation only
+  DistillConfig distill;        // train/distillation_loss.h
 };
 struct MiningConfig {
   std::string strategy = "semihard";  // semihard | hard | batch_all | margin

@@ -18,9 +18,11 @@
 #include "eval/pair_scoring.h"
 #include "eval/verification_metrics.h"
 #include "model/memory_format.h"
+#include "train/distillation_loss.h"
 #include "train/distributed.h"
 #include "train/hooks.h"
 #include "train/optimiser.h"
+#include "train/teacher_targets.h"
 #include "train/triplet_loss.h"
 #include "util/atomic_file.h"
 #include "util/device.h"
@@ -128,6 +130,7 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
 
   // LFW View 1: resolved now, so that a wrong file or a missing image stops the run before any work.
   if (!config_.evaluation.lfw_pairs.empty()) load_lfw_view1();
+  if (config_.loss.distill.weight > 0) load_distillation_targets(split.train);
 
   // Data on the device as uint8; converted per batch.
   images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
@@ -251,6 +254,17 @@ void Trainer::step() {
   auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
                     .to(device_, /*non_blocking=*/true);
   auto x = model_input(images);
+  torch::Tensor targets;
+  if (targets_.defined()) targets = targets_.index_select(0, on_device);
+  if (unlabelled_images_.defined()) {
+    // Unlabelled faces join the batch after the P x K labelled ones (distillation terms only).
+    auto pick = torch::randint(unlabelled_images_.size(0), {config_.data.unlabelled_per_batch}, torch::kLong);
+    auto pick_device = pick.to(device_);
+    auto extra = unlabelled_images_.index_select(0, unlabelled_images_.is_cuda() == device_.is_cuda() ? pick_device : pick)
+                     .to(device_);
+    x = torch::cat({x, model_input(extra)});
+    targets = torch::cat({targets, unlabelled_targets_.index_select(0, pick_device)});
+  }
   if (config_.data.augment) x = augment(x, config_.data.augmentation);
   x = in_layout(x, config_.runtime.channels_last);
 
@@ -263,6 +277,13 @@ void Trainer::step() {
     embeddings = model_->forward(x);
   }
   embeddings = embeddings.to(torch::kFloat32);
+  DistillationTerms distill;
+  if (targets.defined()) {
+    distill = distillation_loss(embeddings, targets,
+                                {config_.loss.distill.weight, config_.loss.distill.direct_weight,
+                                 config_.loss.distill.relational_weight});
+    embeddings = embeddings.slice(0, 0, labels.size(0));  // the triplet loss sees labelled faces only
+  }
   double loss_scale = 1;  // distributed global mining: see gather_batch
   if (dist_ && config_.distributed.mine_global) {
     auto global = gather_batch(*dist_, embeddings, labels);
@@ -271,8 +292,12 @@ void Trainer::step() {
   auto distances = squared_distances(embeddings);
   auto d = distances.detach();
   auto mask = mine_triplets(d, labels, miner_);
-  auto loss = triplet_loss_from_distances(
+  auto triplet = triplet_loss_from_distances(
       distances, mask, {config_.loss.margin, /*average_over_active=*/config_.mining.strategy == "batch_all"});
+  // Without distillation and at weight 1 the loss is the triplet loss itself (bit for bit as before).
+  const double tw = config_.loss.triplet_weight;
+  torch::Tensor loss = tw == 1 ? triplet : triplet * tw;
+  if (distill.total.defined()) loss = tw == 0 ? distill.total : loss + distill.total;
   optimiser_->zero_grad();
   (loss_scale == 1 ? loss : loss * loss_scale).backward();
   if (reducer_) reducer_->finish();  // gradients averaged over ranks
@@ -284,9 +309,12 @@ void Trainer::step() {
     auto safe = count.clamp_min(1);
     auto margins = triplet_margins(d, config_.loss.margin);
     const int64_t b = d.size(0);
+    auto none = torch::full({}, std::nan(""), d.options());
     last_ = {loss.detach(), count, (mask & (margins > 0)).sum() / safe,
              (d.unsqueeze(2) * mask).sum() / safe, (d.unsqueeze(1) * mask).sum() / safe,
-             d.clamp_min(0).sqrt().sum() / static_cast<double>(b * (b - 1))};
+             d.clamp_min(0).sqrt().sum() / static_cast<double>(b * (b - 1)), triplet.detach(),
+             distill.total.defined() ? distill.direct.detach() : none,
+             distill.total.defined() ? distill.relational.detach() : none};
   }
 
   // The one host sync of the step: apply the update only with triplets and finite values.
@@ -294,7 +322,10 @@ void Trainer::step() {
   for (auto& p : model_->parameters())
     if (p.grad().defined()) grads.push_back(p.grad());
   auto finite = torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.isfinite();
-  auto flags = torch::stack({last_.triplets > 0, finite}).cpu();
+  // A step teaches when it mined triplets (and the triplet loss counts) or distils.
+  auto teaches = config_.loss.triplet_weight > 0 ? (last_.triplets > 0) : torch::zeros({}, torch::kBool).to(device_);
+  if (distill.total.defined()) teaches = torch::ones({}, torch::kBool).to(device_);
+  auto flags = torch::stack({teaches, finite}).cpu();
   bool usable = flags[0].item<bool>(), ok = flags[1].item<bool>();
   if (dist_) {  // every rank takes the same decision: update if any rank mined, unless any is non-finite
     auto votes = dist_->sum_over_ranks({double(usable), double(ok), double(g_stop.load())});
@@ -448,6 +479,40 @@ void Trainer::log_metrics(const std::string& json_object) {
   out << json_object << '\n';
   out.flush();  // a full disk shows here, not in the destructor where nobody checks
   if (!out) fail("cannot append to '{}': {}", (run_dir_ / "metrics.jsonl").string(), std::strerror(errno));
+}
+
+// ---- distillation ----------------------------------------------------------------------------
+
+// Targets are centred on their mean over the training images (and the unlabelled faces), never
+// the held-out identities, so validation stays untouched by the teacher's view of them.
+void Trainer::load_distillation_targets(const std::vector<int64_t>& train_images) {
+  const auto& d = config_.data;
+  try {
+    auto path = d.teacher_targets.empty() ? default_targets_path(d.pack) : fs::path(d.teacher_targets);
+    torch::Tensor targets = targets_for_pack(path, pack_);
+    torch::Tensor train = targets.index_select(0, torch::tensor(train_images, torch::kLong));
+    torch::Tensor unlabelled;
+    if (!d.unlabelled_pack.empty()) {
+      Pack extra = load_pack(d.unlabelled_pack);
+      auto extra_path = d.unlabelled_targets.empty() ? default_targets_path(d.unlabelled_pack) : fs::path(d.unlabelled_targets);
+      unlabelled = targets_for_pack(extra_path, extra);
+      if (unlabelled.size(1) != targets.size(1))
+        fail("teacher targets '{}' are {}-d, those of the pack are {}-d", extra_path.string(), unlabelled.size(1),
+             targets.size(1));
+      unlabelled_images_ = d.on_device ? extra.images.to(device_) : extra.images;
+      train = torch::cat({train, unlabelled});
+    }
+    torch::Tensor mean = train.mean(0);
+    targets_ = centre_targets(targets, mean).to(device_);
+    if (unlabelled.defined()) unlabelled_targets_ = centre_targets(unlabelled, mean).to(device_);
+    if (is_main())
+      fmt::print("distillation: teacher targets {} ({} x {}), mean cosine to their centre {:.3f}{}\n", path.string(),
+                 targets.size(0), targets.size(1), (train.matmul(mean) / mean.norm()).mean().item<double>(),
+                 unlabelled.defined() ? fmt::format(", {} unlabelled faces from {}", unlabelled.size(0), d.unlabelled_pack)
+                                      : "");
+  } catch (const Error& err) {
+    fail("distillation (loss.distill.weight {}): {}", config_.loss.distill.weight, err.what());
+  }
 }
 
 // ---- LFW View 1 ----------------------------------------------------------------------------

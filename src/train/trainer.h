@@ -44,6 +44,7 @@ struct TrainerOptions {
 // Device scalars of the last step (read only when logging, so they cost no sync).
 struct StepTelemetry {
   torch::Tensor loss, triplets, active, d_ap, d_an, spread;
+  torch::Tensor triplet_loss, distill_direct, distill_relational;  // the loss's terms, unweighted
 };
 
 struct EvaluationResult {
@@ -73,7 +74,9 @@ class Trainer {
   CheckpointState& state() { return state_; }
   int64_t total_steps() const { return total_steps_; }
   int64_t start_step() const { return start_step_; }
-  int64_t batch_size() const { return sampler_->batch_size(); }
+  int64_t batch_size() const {  // images per step: P x K, plus the unlabelled ones
+    return sampler_->batch_size() + (unlabelled_images_.defined() ? config_.data.unlabelled_per_batch : 0);
+  }
   double lr() const { return lr_; }
   bool stopping() const;
   const StepTelemetry& last_step() const { return last_; }
@@ -82,6 +85,7 @@ class Trainer {
   bool has_validation() const { return !validation_pairs_.empty(); }
   bool has_lfw_view1() const { return lfw_ != nullptr; }
   bool has_evaluation() const { return has_validation() || has_lfw_view1(); }
+  bool distilling() const { return targets_.defined(); }
   EvaluationResult evaluate();
   void save(const std::filesystem::path& path);
   void log_metrics(const std::string& json_object);  // one line of metrics.jsonl
@@ -100,6 +104,7 @@ class Trainer {
   void resume_or_start(const TrainerOptions& options);
   torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& indices);
   void load_lfw_view1();
+  void load_distillation_targets(const std::vector<int64_t>& train_images);
   void evaluate_validation(EvaluationResult& r);
   void evaluate_lfw_view1(EvaluationResult& r);
   void precise_batch_norm();
@@ -109,6 +114,8 @@ class Trainer {
   torch::Device device_;
   Pack pack_;
   torch::Tensor images_, labels_;          // on the device when data.on_device
+  // Distillation: centred teacher targets of the pack's images, and the unlabelled faces with theirs.
+  torch::Tensor targets_, unlabelled_images_, unlabelled_targets_;
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
   std::vector<int64_t> sampler_labels_;    // labels of train_images_
   struct Pair { int64_t first, second; bool same; };

@@ -57,6 +57,8 @@ std::string utc_timestamp() {
 
 std::string torch_version() { return TORCH_VERSION; }
 
+std::filesystem::path source_dir() { return FACE_SOURCE_DIR; }
+
 std::string run_info_json() {
   return fmt::format(R"({{"commit": "{}", "host": "{}", "time": "{}", "torch": "{}"}})", git_commit(),
                      hostname(), utc_timestamp(), torch_version());

@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "util/error.h"
@@ -40,6 +41,9 @@ constexpr double kTemplateMinY = 0.182360984545, kTemplateMaxY = 1.06080371126;
 // outer-eyes-and-nose warp takes has side 0.364 (sd 0.038) and centre (+0.006, +0.073) (sd 0.024,
 // 0.013) relative to the image, so a fallback crop of a centred face resembles an aligned one.
 constexpr double kFallbackSide = 0.36, kFallbackShiftY = 0.07;
+// The same for dlib's chip at padding 0.25 (its square is wider: the face plus a quarter of it on
+// each side); other paddings scale the side by (1 + 2 padding) / 1.5.
+constexpr double kChipFallbackSide = 0.50, kChipFallbackShiftY = 0.03;
 
 // Detection runs on at most this many pixels (after upsampling); larger images are scaled down
 // for detection only, so a 60-megapixel photo does not need gigabytes of HOG features.
@@ -51,9 +55,12 @@ cv::Mat warp(const cv::Mat& rgb, const cv::Mat& affine, int size) {
   return out;
 }
 
-cv::Mat centre_crop(const cv::Mat& rgb, int size) {
-  double side = kFallbackSide * std::min(rgb.cols, rgb.rows);
-  double cx = rgb.cols / 2.0, cy = rgb.rows / 2.0 + kFallbackShiftY * std::min(rgb.cols, rgb.rows);
+cv::Mat centre_crop(const cv::Mat& rgb, const AlignOptions& o) {
+  const int size = o.size;
+  const bool chip = o.templ == AlignTemplate::dlib_chip;
+  double side = (chip ? kChipFallbackSide * (1 + 2 * o.chip_padding) / 1.5 : kFallbackSide) * std::min(rgb.cols, rgb.rows);
+  double shift = chip ? kChipFallbackShiftY : kFallbackShiftY;
+  double cx = rgb.cols / 2.0, cy = rgb.rows / 2.0 + shift * std::min(rgb.cols, rgb.rows);
   double scale = size / side;
   // Maps the crop square onto [0, size)^2 (pixel centres: half-pixel offsets cancel out).
   cv::Mat affine = (cv::Mat_<double>(2, 3) << scale, 0, size / 2.0 - scale * cx, 0, scale, size / 2.0 - scale * cy);
@@ -82,6 +89,7 @@ std::array<cv::Point2f, 3> template_points(LandmarkSet set, int size) {
 std::string to_string(LandmarkSet set) { return set == LandmarkSet::outer_eyes_and_nose ? "outer" : "inner"; }
 std::string to_string(FacePick pick) { return pick == FacePick::nearest_centre ? "centre" : "largest"; }
 std::string to_string(NoFace no_face) { return no_face == NoFace::skip ? "skip" : "centre-crop"; }
+std::string to_string(AlignTemplate templ) { return templ == AlignTemplate::openface ? "openface" : "dlib-chip"; }
 std::string to_string(AlignStatus status) {
   switch (status) {
     case AlignStatus::aligned: return "aligned";
@@ -106,12 +114,43 @@ NoFace parse_no_face(const std::string& name) {
   fail("unknown no-face policy '{}' (expected skip or centre-crop)", name);
 }
 
+AlignTemplate parse_align_template(const std::string& name) {
+  if (name == "openface") return AlignTemplate::openface;
+  if (name == "dlib-chip") return AlignTemplate::dlib_chip;
+  fail("unknown alignment template '{}' (expected openface or dlib-chip)", name);
+}
+
 std::string AlignOptions::recipe() const {
+  if (templ == AlignTemplate::dlib_chip)
+    return fmt::format("dlib-hog(upsample={},pick={})+{}+dlib-chip(padding={})@{}x{},no-face={}", upsample,
+                       to_string(pick), std::filesystem::path(predictor).filename().string(), chip_padding, size,
+                       size, to_string(no_face));
   auto idx = landmark_indices(landmarks);
   return fmt::format(
       "dlib-hog(upsample={},pick={})+{}+affine({}:{},{},{}->openface-minmax-template)@{}x{},no-face={}", upsample,
       to_string(pick), std::filesystem::path(predictor).filename().string(), to_string(landmarks), idx[0], idx[1],
       idx[2], size, size, to_string(no_face));
+}
+
+AlignOptions align_options_from_recipe(const std::string& recipe, int fallback_size) {
+  AlignOptions o;
+  o.size = fallback_size;
+  // "...@WxH,..." carries the size; "dlib-chip(padding=P)" the template; "(inner:" the landmarks.
+  auto at = recipe.find('@');
+  if (at != std::string::npos) {
+    int size = std::atoi(recipe.c_str() + at + 1);
+    if (size >= 8 && size <= 4096) o.size = size;
+  }
+  auto chip = recipe.find("dlib-chip(padding=");
+  if (chip != std::string::npos) {
+    o.templ = AlignTemplate::dlib_chip;
+    o.chip_padding = std::atof(recipe.c_str() + chip + std::strlen("dlib-chip(padding="));
+  }
+  if (recipe.find("affine(inner:") != std::string::npos) o.landmarks = LandmarkSet::inner_eyes_and_bottom_lip;
+  auto upsample = recipe.find("upsample=");
+  if (upsample != std::string::npos) o.upsample = std::atoi(recipe.c_str() + upsample + std::strlen("upsample="));
+  if (recipe.find("pick=largest") != std::string::npos) o.pick = FacePick::largest;
+  return o;
 }
 
 struct FaceAligner::Models {
@@ -122,6 +161,8 @@ struct FaceAligner::Models {
 FaceAligner::FaceAligner(const AlignOptions& options) : options_(options), models_(std::make_unique<Models>()) {
   if (options_.size < 8 || options_.size > 4096) fail("alignment size {} is outside 8..4096", options_.size);
   if (options_.upsample < 0 || options_.upsample > 4) fail("detector upsampling {} is outside 0..4", options_.upsample);
+  if (!(options_.chip_padding >= 0 && options_.chip_padding <= 2))
+    fail("chip padding {} is outside 0..2", options_.chip_padding);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(options_.predictor, ec))
     fail("landmark predictor '{}' not found (Debian: apt-get install libdlib-data)", options_.predictor);
@@ -195,6 +236,13 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
     result.landmarks.assign(from.begin(), from.end());
     // Three (nearly) collinear landmarks define no affine map: treat as no usable face.
     double area = (from[1] - from[0]).cross(from[2] - from[0]);
+    if (std::abs(area) >= 1.0 && options_.templ == AlignTemplate::dlib_chip) {
+      dlib::array2d<dlib::rgb_pixel> chip;
+      dlib::extract_image_chip(source, dlib::get_face_chip_details(shape, options_.size, options_.chip_padding), chip);
+      result.face = dlib::toMat(chip).clone();  // rgb_pixel is r, g, b: already RGB
+      result.status = AlignStatus::aligned;
+      return result;
+    }
     if (std::abs(area) >= 1.0) {
       auto to = template_points(options_.landmarks, options_.size);
       result.face = warp(image, cv::getAffineTransform(from.data(), to.data()), options_.size);
@@ -206,7 +254,7 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
     result.reason = "no face detected";
   }
   if (options_.no_face == NoFace::centre_crop) {
-    result.face = centre_crop(image, options_.size);
+    result.face = centre_crop(image, options_);
     result.status = AlignStatus::fallback;
   }
   return result;

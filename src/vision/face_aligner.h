@@ -7,12 +7,17 @@
 //   2. One box is chosen: the one whose centre is nearest the image centre (LFW/CelebA-style
 //      crops, where the labelled face is centred and bystanders are not) or the largest.
 //   3. dlib's 68-point shape predictor (iBUG 300-W indices) locates the landmarks in that box.
-//   4. An affine warp (OpenCV, bilinear, black outside the source) maps three landmarks exactly
-//      onto OpenFace's mean-face template, min-max normalised to [0,1] and scaled to the output
-//      size: the outer eye corners and nose tip {36, 45, 33} by default (what OpenFace's nn4
-//      models were trained with), or the inner eye corners and bottom lip {39, 42, 57}.
-//      At size 96 the outer eye corners land at (18.6, 16.2) and (75.7, 15.2), the nose tip at
-//      (47.5, 49.4).
+//   4. The crop, by one of two templates (`AlignTemplate`):
+//      openface  an affine warp (OpenCV, bilinear, black outside the source) maps three landmarks
+//                exactly onto OpenFace's mean-face template, min-max normalised to [0,1] and
+//                scaled to the output size: the outer eye corners and nose tip {36, 45, 33} by
+//                default (what OpenFace's nn4 models were trained with), or the inner eye
+//                corners and bottom lip {39, 42, 57}. At size 96 the outer eye corners land at
+//                (18.6, 16.2) and (75.7, 15.2), the nose tip at (47.5, 49.4).
+//      dlib-chip dlib's face chip (get_face_chip_details + extract_image_chip): a similarity
+//                transform fitted to all 68 landmarks, with `chip_padding` of the face's size
+//                added on each side. At size 150 and padding 0.25 it is the input dlib's ResNet
+//                face model was trained on (model/dlib_resnet.h).
 //   5. No face: `NoFace::skip` reports failure; `NoFace::centre_crop` returns a fixed centre crop
 //      (status fallback) so that an evaluation can still score every pair. The crop is the
 //      square that, for a face centred as in LFW's 250x250 crops, approximates the aligned
@@ -34,9 +39,12 @@ namespace face {
 enum class LandmarkSet { outer_eyes_and_nose, inner_eyes_and_bottom_lip };  // dlib 68-point indices {36,45,33} / {39,42,57}
 enum class FacePick { nearest_centre, largest };
 enum class NoFace { skip, centre_crop };
+enum class AlignTemplate { openface, dlib_chip };
 
 struct AlignOptions {
   int size = 96;                         // output side in pixels
+  AlignTemplate templ = AlignTemplate::openface;
+  double chip_padding = 0.25;            // dlib-chip only: margin around the face, in face sizes
   LandmarkSet landmarks = LandmarkSet::outer_eyes_and_nose;
   int upsample = 1;                      // HOG detector upsampling
   FacePick pick = FacePick::nearest_centre;
@@ -83,9 +91,16 @@ std::array<cv::Point2f, 3> template_points(LandmarkSet set, int size);
 std::string to_string(LandmarkSet set);    // "outer" / "inner"
 std::string to_string(FacePick pick);      // "centre" / "largest"
 std::string to_string(NoFace no_face);     // "skip" / "centre-crop"
+std::string to_string(AlignTemplate templ);  // "openface" / "dlib-chip"
 std::string to_string(AlignStatus status);  // "aligned" / "fallback" / "failed"
 LandmarkSet parse_landmark_set(const std::string& name);
 FacePick parse_face_pick(const std::string& name);
 NoFace parse_no_face(const std::string& name);
+AlignTemplate parse_align_template(const std::string& name);
+
+// The recipe a model's files name (export metadata "align_recipe", AlignOptions::recipe()) back
+// as options, so a tool aligns raw images as the model was trained. Unknown or empty text gives
+// the defaults at `fallback_size`.
+AlignOptions align_options_from_recipe(const std::string& recipe, int fallback_size = 96);
 
 }  // namespace face

@@ -31,8 +31,6 @@ LoadedFaces load_faces(const std::vector<std::filesystem::path>& files, const Fa
   if (options.centre_crop < 0 || options.centre_crop > 1)
     fail("centre crop {} must be in (0, 1] (or 0 for none)", options.centre_crop);
   if (options.align && options.centre_crop > 0) fail("alignment and a centre crop exclude each other");
-  if (options.align && options.align->size != options.size)
-    fail("alignment size {} differs from the face size {}", options.align->size, options.size);
   int64_t n = static_cast<int64_t>(files.size());
   LoadedFaces out;
   out.images = torch::zeros({n, 3, options.size, options.size}, torch::kUInt8);
@@ -46,16 +44,18 @@ LoadedFaces load_faces(const std::vector<std::filesystem::path>& files, const Fa
     for (int64_t i = begin; i < end; ++i) {
       try {
         cv::Mat rgb = read_rgb(files[i]).rgb;
+        bool from_tree = true;  // faces aligned here come at the recipe's size, and are not "resized" inputs
         if (aligner) {
           AlignResult aligned = aligner->align(rgb);
           if (aligned.status == AlignStatus::failed)
             fail("image '{}': alignment failed: {}", files[i].string(), aligned.reason);
           if (aligned.status == AlignStatus::fallback) ++fallback;
           rgb = aligned.face;
+          from_tree = false;
         } else if (options.centre_crop > 0) {
           rgb = central_square(rgb, options.centre_crop);
         }
-        if (rgb.cols != options.size || rgb.rows != options.size) ++resized;
+        if (from_tree && (rgb.cols != options.size || rgb.rows != options.size)) ++resized;
         out.images[i].copy_(to_chw_tensor(rgb, options.size));
       } catch (const std::exception& e) {
         out.errors[i] = e.what();

@@ -5,8 +5,9 @@
 // as the `align` tool, one FaceAligner per worker thread; a face not found takes the recipe's
 // fallback and is counted) or optionally keep only the central square (`centre_crop`, a fraction
 // of the shorter side: a cheap stand-in for alignment on roughly centred crops such as LFW's
-// deep-funneled images); resize to `size` if needed (counted, since an aligned tree should
-// already be `size` x `size`).
+// deep-funneled images); resize to `size` if needed (counted when the file itself was not that
+// size, since an aligned tree should already be `size` x `size`; a face aligned here at its
+// recipe's size, e.g. a 150 px chip for a 96 px network, is resized without being counted).
 #pragma once
 #include <torch/types.h>
 

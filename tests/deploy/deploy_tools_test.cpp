@@ -100,7 +100,6 @@ TEST(Verify, EveryBadInputIsNamedWithStatus2) {
 }
 
 TEST(Verify, NoFaceAndSeveralFacesWhenAligning) {
-  if (!FaceSource::can_align()) GTEST_SKIP() << "this build has no vision/face_aligner.h yet";
   FACE_REQUIRE_SHARED_DATA();
   test::TempDir dir;
   auto model = test::model_file(1);
@@ -246,8 +245,7 @@ TEST(Identify, RealLfwPeopleThroughVerifyAndIdentify) {
   test::TempDir dir;
   auto model = test::model_file(5);
   auto lfw = test::shared_data() / "lfw/deepfunneled";
-  // Aligned input when the aligner is built; until then the deep-funnelled images, resized.
-  std::string mode = FaceSource::can_align() ? "" : "--aligned";
+  std::string mode;  // raw images, aligned by the tool
   std::vector<std::string> names = {"Abel_Pacheco", "Akhmed_Zakayev", "Amber_Tamblyn"};
   auto g = dir / "g.db";
   for (const auto& n : names) {

@@ -30,7 +30,7 @@ TEST(EmbedTool, EmbedsGoodImagesAndNamesEveryBadOne) {
   test::write_text(dir / "imgs/bob/text.jpg", "this is not a jpeg");
   std::filesystem::create_symlink(dir / "nowhere.jpg", dir / "imgs/bob/dangling.jpg");
 
-  auto r = test::run_command(fmt::format("{} {} --out {} --threads 1", test::tool("embed").string(),
+  auto r = test::run_command(fmt::format("{} {} --out {} --threads 1 --model random", test::tool("embed").string(),
                                          (dir / "imgs").string(), (dir / "e.npy").string()));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("RANDOMLY INITIALISED"), std::string::npos);
@@ -48,7 +48,7 @@ TEST(EmbedTool, EmbedsGoodImagesAndNamesEveryBadOne) {
 TEST(EmbedTool, SameImagesGiveSameEmbeddingsAcrossBatchSizes) {
   test::TempDir dir;
   for (int i = 0; i < 5; ++i) write_random_image(dir / fmt::format("imgs/{}.png", i), 96, 96);
-  std::string base = fmt::format("{} {} --threads 1 --seed 4", test::tool("embed").string(), (dir / "imgs").string());
+  std::string base = fmt::format("{} {} --threads 1 --model random --seed 4", test::tool("embed").string(), (dir / "imgs").string());
   ASSERT_EQ(test::run_command(base + " --batch 2 --out " + (dir / "a.npy").string()).status, 0);
   ASSERT_EQ(test::run_command(base + " --batch 5 --out " + (dir / "b.npy").string()).status, 0);
   EXPECT_TRUE(torch::allclose(read_npy(dir / "a.npy"), read_npy(dir / "b.npy"), 1e-5, 1e-5));
@@ -56,13 +56,13 @@ TEST(EmbedTool, SameImagesGiveSameEmbeddingsAcrossBatchSizes) {
 
 TEST(EmbedTool, MissingInputOrNothingEmbeddableFails) {
   test::TempDir dir;
-  auto missing = test::run_command(fmt::format("{} {} --out {}", test::tool("embed").string(),
+  auto missing = test::run_command(fmt::format("{} {} --out {} --model random", test::tool("embed").string(),
                                                (dir / "absent").string(), (dir / "e.npy").string()));
   EXPECT_NE(missing.status, 0);
   EXPECT_NE(missing.output.find("absent"), std::string::npos) << missing.output;
 
   test::write_text(dir / "bad/x.jpg", "junk");
-  auto bad = test::run_command(fmt::format("{} {} --out {}", test::tool("embed").string(),
+  auto bad = test::run_command(fmt::format("{} {} --out {} --model random", test::tool("embed").string(),
                                            (dir / "bad").string(), (dir / "e.npy").string()));
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("x.jpg"), std::string::npos) << bad.output;

@@ -138,8 +138,13 @@ TEST(EvaluateTool, BadArgumentsAndMalformedListsAreNamed) {
   EXPECT_NE(r.output.find((dir / "bad.csv").string() + ":2"), std::string::npos) << r.output;
 
   test::write_text(dir / "ok.csv", "a.png,b.png,1\n");
-  auto no_model = test::run_command(evaluate(fmt::format("--pairs {} --images {}", (dir / "ok.csv").string(), dir.path.string())));
+  // Without --model the released model is used; when it is missing, the message names it.
+  auto missing_model = dir / "no-such-release.pt";
+  auto no_model = test::run_command(fmt::format("FACE_MODEL={} {}", missing_model.string(),
+                                                evaluate(fmt::format("--pairs {} --images {}", (dir / "ok.csv").string(),
+                                                                     dir.path.string()))));
   EXPECT_NE(no_model.status, 0);
+  EXPECT_NE(no_model.output.find(missing_model.string()), std::string::npos) << no_model.output;
   EXPECT_NE(no_model.output.find("--model"), std::string::npos) << no_model.output;
   auto bad_distance = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model pixel --distance manhattan",
                                                              (dir / "ok.csv").string(), dir.path.string())));
@@ -153,7 +158,7 @@ TEST(EvaluateTool, BadArgumentsAndMalformedListsAreNamed) {
 TEST(EvaluateTool, PrecomputedEmbeddingsScoreLikeTheModelItself) {
   test::TempDir dir;
   test::write_text(dir / "pairs.csv", make_identities(dir / "imgs", 4, 3));
-  auto embed = test::run_command(fmt::format("{} {} --out {} --seed 3 --threads 1", test::tool("embed").string(),
+  auto embed = test::run_command(fmt::format("{} {} --out {} --model random --seed 3 --threads 1", test::tool("embed").string(),
                                              (dir / "imgs").string(), (dir / "e.npy").string()));
   ASSERT_EQ(embed.status, 0) << embed.output;
   auto from_model = test::run_command(evaluate(fmt::format("--pairs {} --images {} --model random --seed 3 --folds 2 --out {}",

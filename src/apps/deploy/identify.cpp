@@ -23,6 +23,7 @@
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
 #include "model/embedder.h"
+#include "vision/model_catalog.h"
 #include "util/error.h"
 #include "util/device.h"
 #include "util/progress.h"
@@ -34,7 +35,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Common {
-  std::string gallery = "gallery.db", model = "model.pt", device = "cpu";
+  std::string gallery = "gallery.db", model, device = "cpu";
   bool aligned = false;
   int threads = 0;
   int64_t batch = 32;
@@ -49,8 +50,9 @@ Session open_session(const Common& c) {
   face::configure_threads(c.threads);
   torch::Device device = face::parse_device(c.device);
   Session s;
-  s.embedder = face::load_embedder(c.model, device);
-  s.faces = std::make_unique<face::FaceSource>(face::FaceSourceOptions{c.aligned});
+  s.embedder = face::open_model({c.model}, device);
+  s.faces = std::make_unique<face::FaceSource>(face::FaceSourceOptions{
+      c.aligned, 1, static_cast<int>(s.embedder->input_size()), s.embedder->metadata("align_recipe")});
   return s;
 }
 
@@ -132,7 +134,7 @@ int query(const Common& c, std::string image, int64_t top, std::optional<double>
     face::fail("gallery '{}' holds embeddings of model {} ({}), the given model is {} ({}); refusing to mix models",
                c.gallery, gallery.model().fingerprint, gallery.model().description, s.embedder->fingerprint(),
                s.embedder->description());
-  double t = face::resolve_threshold(*s.embedder, threshold, c.model);
+  double t = face::resolve_threshold(*s.embedder, threshold, c.model.empty() ? face::released_model_path().string() : c.model);
   std::vector<std::string> files = {image};
   torch::Tensor e = embed_files(s, files, /*strict=*/true, c.batch);
   face::Searcher searcher(gallery, face::make_index(index, torch::Device(c.device), faiss));
@@ -166,7 +168,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   Common c;
   app.add_option("--gallery", c.gallery, "gallery database file")->capture_default_str();
-  app.add_option("--model", c.model, "exported model (or checkpoint)")->capture_default_str();
+  app.add_option("--model", c.model, "exported model, checkpoint or 'dlib-resnet' (default: the released model)");
   app.add_flag("--aligned", c.aligned, "images are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", c.device, "cpu or cuda[:N] (embedding and exact search)")->capture_default_str();
   app.add_option("--threads", c.threads, "intra-op threads (0 = all cores)")->capture_default_str();

@@ -25,6 +25,7 @@
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
 #include "model/embedder.h"
+#include "vision/model_catalog.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/device.h"
@@ -81,13 +82,13 @@ int main(int argc, char** argv) {
   try {
     face::configure_threads(threads);
     torch::Device device = face::parse_device(device_name);
-    std::unique_ptr<face::Embedder> embedder = face::open_embedder(model, arch, seed, device);
+    std::unique_ptr<face::Embedder> embedder = face::open_model({model, arch, seed}, device);
     double th = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
-                                        model.empty() ? "random weights" : model);
+                                        model.empty() ? face::released_model_path().string() : model);
     std::vector<Person> people = list_people(lfw);
 
     // Embed every image once; failures are named and leave the image out.
-    face::FaceSource faces({aligned});
+    face::FaceSource faces({aligned, 1, static_cast<int>(embedder->input_size()), embedder->metadata("align_recipe")});
     std::vector<std::vector<torch::Tensor>> embedded(people.size());
     int64_t total_images = 0, failed = 0;
     for (const auto& p : people) total_images += static_cast<int64_t>(p.images.size());

@@ -1,9 +1,10 @@
 // verify: are two face images the same person? (1:1 verification)
 //
-//   verify A B [--model model.pt] [--threshold T] [--json] [--aligned] [--device cpu|cuda]
+//   verify A B [--model MODEL] [--threshold T] [--json] [--aligned] [--device cpu|cuda]
 //              [--threads N] [--repeat N]
 //
-// Aligns both images (the largest face of each, with a warning when there are several), embeds
+// Without --model, the released model (vision/model_catalog.h). Aligns both images by the
+// model's recipe (the largest face of each, with a warning when there are several), embeds
 // them and compares the squared L2 distance with the threshold: --threshold, else the one the
 // exported model records (export --threshold/--report).
 // Exit status: 0 same person, 1 different people, 2 error (unreadable file, no face, bad model).
@@ -21,6 +22,7 @@
 #include "deploy/faces/face_source.h"
 #include "deploy/gallery/model_binding.h"
 #include "model/embedder.h"
+#include "vision/model_catalog.h"
 #include "util/error.h"
 #include "util/device.h"
 #include "util/threads.h"
@@ -48,13 +50,13 @@ Verdict compare(face::FaceSource& faces, face::Embedder& embedder, const std::st
 int main(int argc, char** argv) {
   auto start = Clock::now();
   CLI::App app{"Verify whether two face images show the same person"};
-  std::string a, b, model = "model.pt", device_name = "cpu";
+  std::string a, b, model, device_name = "cpu";
   double threshold = 0;
   bool json = false, aligned = false;
   int threads = 0, repeat = 0;
   app.add_option("A", a, "first image")->required();
   app.add_option("B", b, "second image")->required();
-  app.add_option("--model", model, "exported model (or checkpoint)")->capture_default_str();
+  app.add_option("--model", model, "exported model, checkpoint or 'dlib-resnet' (default: the released model)");
   auto* t = app.add_option("--threshold", threshold, "squared L2 distance below which faces match");
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
@@ -71,9 +73,10 @@ int main(int argc, char** argv) {
   try {
     face::configure_threads(threads);
     torch::Device device = face::parse_device(device_name);
-    auto embedder = face::load_embedder(model, device);
-    threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt, model);
-    face::FaceSource faces({aligned});
+    auto embedder = face::open_model({model}, device);
+    threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
+                                        model.empty() ? face::released_model_path().string() : model);
+    face::FaceSource faces({aligned, 1, static_cast<int>(embedder->input_size()), embedder->metadata("align_recipe")});
     std::vector<std::string> warnings;
     std::string model_recipe = embedder->metadata("align_recipe");
     if (!model_recipe.empty() && model_recipe != "unspecified" && !aligned && model_recipe != faces.recipe())

@@ -1,6 +1,7 @@
 // align: a raw image tree -> the same tree of aligned face crops, plus a manifest.
 //
-//   align INPUT_DIR OUTPUT_DIR [--size 96] [--landmarks outer|inner] [--upsample 1]
+//   align INPUT_DIR OUTPUT_DIR [--size 96] [--template openface|dlib-chip] [--padding 0.25]
+//         [--landmarks outer|inner] [--upsample 1]
 //         [--pick centre|largest] [--no-face skip|centre-crop] [--predictor PATH]
 //         [--format same|png] [--jpeg-quality 95] [--force] [--threads N] [--manifest FILE]
 //
@@ -288,11 +289,17 @@ int run(const Settings& s) {
 int main(int argc, char** argv) {
   CLI::App app{"Align faces: an image tree -> the same tree of aligned crops (dlib HOG + 68 landmarks, OpenFace template)"};
   Settings s;
-  std::string input, output, manifest, landmarks = "outer", pick = "centre", no_face = "centre-crop";
+  std::string input, output, manifest, landmarks = "outer", pick = "centre", no_face = "centre-crop",
+              templ = "openface";
   int threads = 0;
   app.add_option("input", input, "folder of images (<identity>/<image> or flat)")->required();
   app.add_option("output", output, "folder for the aligned tree")->required();
   app.add_option("--size", s.align.size, "output side in pixels")->capture_default_str();
+  app.add_option("--template", templ,
+                 "openface (3 landmarks onto OpenFace's template, nn4) or dlib-chip (dlib's face chip, its ResNet)")
+      ->capture_default_str()->check(CLI::IsMember({"openface", "dlib-chip"}));
+  app.add_option("--padding", s.align.chip_padding, "dlib-chip: margin around the face, in face sizes")
+      ->capture_default_str()->check(CLI::Range(0.0, 2.0));
   app.add_option("--landmarks", landmarks, "outer (eye corners 36,45 + nose 33) or inner (39,42 + lip 57)")
       ->capture_default_str()->check(CLI::IsMember({"outer", "inner"}));
   app.add_option("--upsample", s.align.upsample, "HOG detector upsampling (finds smaller faces, 4x slower each)")
@@ -317,6 +324,7 @@ int main(int argc, char** argv) {
     if (s.input.filename().empty()) s.input = s.input.parent_path();
     if (s.output.filename().empty()) s.output = s.output.parent_path();
     s.manifest = manifest.empty() ? s.output / "align_manifest.jsonl" : fs::path(manifest);
+    s.align.templ = face::parse_align_template(templ);
     s.align.landmarks = face::parse_landmark_set(landmarks);
     s.align.pick = face::parse_face_pick(pick);
     s.align.no_face = face::parse_no_face(no_face);

@@ -1,10 +1,11 @@
 // embed: images -> embeddings (.npy, float32 N x D) plus a names file (one line per row).
 //
 //   embed IMAGE_OR_DIR... [--list FILE] --out emb.npy [--names names.txt]
-//         [--model CKPT|TORCHSCRIPT] [--arch nn4.small2 --seed 0] [--batch 64]
+//         [--model CKPT|TORCHSCRIPT|dlib-resnet|random] [--arch nn4.small2 --seed 0] [--batch 64]
 //         [--device cpu|cuda] [--threads N]
 //
-// Images are expected aligned (see `align`); any that are not 96x96 are resized. A file that
+// Without --model, the released model (vision/model_catalog.h). Images are expected aligned
+// with the model's recipe (see `align`); any that are not its input size are resized. A file that
 // cannot be read is named in a warning and left out; the run fails only when nothing is embedded.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/image_io.h"
+#include "vision/model_catalog.h"
 
 namespace fs = std::filesystem;
 
@@ -70,9 +72,10 @@ int main(int argc, char** argv) {
   app.add_option("--list", list_file, "text file with one image path per line");
   app.add_option("--out", out, "output .npy (float32, N x D)")->required();
   app.add_option("--names", names, "output names file (default: OUT with .txt)");
-  app.add_option("--model", model, "checkpoint, model file or TorchScript module (default: random weights)");
-  app.add_option("--arch", arch, "architecture for random weights")->capture_default_str();
-  app.add_option("--seed", seed, "seed for random weights")->capture_default_str();
+  app.add_option("--model", model, "checkpoint, model file, TorchScript module, 'dlib-resnet' or 'random' "
+                                   "(default: the released model)");
+  app.add_option("--arch", arch, "architecture for --model random")->capture_default_str();
+  app.add_option("--seed", seed, "seed for --model random")->capture_default_str();
   app.add_option("--batch", batch, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
@@ -81,7 +84,8 @@ int main(int argc, char** argv) {
   try {
     face::configure_threads(threads);
     torch::Device device = face::parse_device(device_name);
-    std::unique_ptr<face::Embedder> embedder = face::open_embedder(model, arch, seed, device);
+    std::unique_ptr<face::Embedder> embedder = face::open_model({model, arch, seed}, device);
+    const int size = static_cast<int>(embedder->input_size());
 
     int failures = 0;
     std::vector<Input> inputs = collect_inputs(roots, list_file, failures);
@@ -98,7 +102,7 @@ int main(int argc, char** argv) {
       at::parallel_for(0, static_cast<int64_t>(end - start), 1, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) {
           try {
-            images[i] = face::to_chw_tensor(face::read_rgb(inputs[start + i].file).rgb, face::kInputSize);
+            images[i] = face::to_chw_tensor(face::read_rgb(inputs[start + i].file).rgb, size);
           } catch (const std::exception& e) {
             errors[i] = e.what();
           }

