@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <map>
 
 #include "model/nn4.h"
 #include "util/error.h"
@@ -173,9 +174,12 @@ bool is_section(const std::vector<Field>& fields, const std::string& prefix) {
 
 void apply_map(const YAML::Node& map, const std::string& prefix, const std::vector<Field>& fields,
                const std::string& file) {
+  std::map<std::string, int> seen;  // key -> line: YAML loaders keep the last of two equal keys silently
   for (auto it = map.begin(); it != map.end(); ++it) {
     std::string key = prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
     std::string where = fmt::format("{} line {}", file, it->first.Mark().line + 1);
+    auto [first, fresh] = seen.emplace(key, it->first.Mark().line + 1);
+    if (!fresh) fail("{}: '{}' is given twice (lines {} and {})", where, key, first->second, it->first.Mark().line + 1);
     if (const Field* f = find_field(fields, key)) {
       f->set(it->second, where);
     } else if (is_section(fields, key)) {

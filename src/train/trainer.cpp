@@ -490,6 +490,9 @@ void Trainer::load_distillation_targets(const std::vector<int64_t>& train_images
   try {
     auto path = d.teacher_targets.empty() ? default_targets_path(d.pack) : fs::path(d.teacher_targets);
     torch::Tensor targets = targets_for_pack(path, pack_);
+    if (targets.size(1) != config_.model.embedding_dim)
+      fail("teacher targets '{}' are {}-d, the student's model.embedding_dim is {}", path.string(), targets.size(1),
+           config_.model.embedding_dim);
     torch::Tensor train = targets.index_select(0, torch::tensor(train_images, torch::kLong));
     torch::Tensor unlabelled;
     if (!d.unlabelled_pack.empty()) {

@@ -55,7 +55,9 @@ LoadedFaces load_faces(const std::vector<std::filesystem::path>& files, const Fa
         } else if (options.centre_crop > 0) {
           rgb = central_square(rgb, options.centre_crop);
         }
-        if (from_tree && (rgb.cols != options.size || rgb.rows != options.size)) ++resized;
+        bool expected = (rgb.cols == options.size && rgb.rows == options.size) ||
+                        (rgb.cols == options.recipe_size && rgb.rows == options.recipe_size);
+        if (from_tree && !expected) ++resized;
         out.images[i].copy_(to_chw_tensor(rgb, options.size));
       } catch (const std::exception& e) {
         out.errors[i] = e.what();

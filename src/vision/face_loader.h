@@ -25,6 +25,7 @@ struct FaceLoadOptions {
   int size = 96;
   double centre_crop = 0;  // 0: whole image; in (0, 1]: central square of this fraction of the shorter side
   std::optional<AlignOptions> align;  // align raw images on the fly (excludes centre_crop)
+  int recipe_size = 0;  // a tree aligned at the model's recipe size (e.g. 150 px chips) is resized uncounted
 };
 
 struct LoadedFaces {

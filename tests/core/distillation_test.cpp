@@ -140,7 +140,14 @@ TEST(TrainerDistillation, DistillationOnlyLearnsTheTeacherAndLogsEachTerm) {
   auto unlabelled = data / "unlabelled.pack";
   face::save_pack(unlabelled, face::test::synthetic_pack(5, 2, 11));
   face::ensure_teacher_targets(teacher, face::load_pack(unlabelled), face::default_targets_path(unlabelled));
-  auto config = smoke(runs.path, {"run.name=distil", "length.steps=30", "loss.triplet_weight=0",
+  // A different embedding size is refused, naming both sizes.
+  try {
+    face::Trainer t(smoke(runs.path, {"run.name=dim", "loss.distill.weight=1"}), face::load_pack(pack_file()));
+    FAIL() << "16-d targets were accepted for a 128-d student";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("embedding_dim is 128"), std::string::npos) << e.what();
+  }
+  auto config = smoke(runs.path, {"run.name=distil", "length.steps=30", "model.embedding_dim=16", "loss.triplet_weight=0",
                                   "loss.distill.weight=1", "data.unlabelled_pack=" + unlabelled.string(),
                                   "data.unlabelled_per_batch=4", "optimiser.lr=0.001", "checkpoint.every_steps=0"});
   face::Trainer trainer(config, face::load_pack(pack_file()));

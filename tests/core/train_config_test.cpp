@@ -118,3 +118,40 @@ TEST(TrainConfig, ShippedConfigsAreValid) {
   for (const char* name : {"configs/nn4.yaml", "configs/smoke.yaml"})
     EXPECT_NO_THROW(face::load_config(face::test::source_dir() / name, {"data.pack=x.pack"})) << name;
 }
+
+TEST(TrainConfig, KeyGivenTwiceNamesBothLines) {
+  TempDir dir;
+  write_text(dir / "twice.yaml", "data:\n  pack: x.pack\n  p: 8\n  p: 16\nlength:\n  steps: 10\n");
+  auto e = error_of(dir / "twice.yaml");
+  EXPECT_NE(e.find("'data.p' is given twice (lines 3 and 4)"), std::string::npos) << e;
+  write_text(dir / "sections.yaml", "data:\n  pack: x.pack\nlength:\n  steps: 10\ndata:\n  p: 8\n");
+  e = error_of(dir / "sections.yaml");
+  EXPECT_NE(e.find("'data' is given twice (lines 1 and 5)"), std::string::npos) << e;
+}
+
+TEST(TrainConfig, NonFiniteNumbersAreRefusedWithTheirKey) {
+  TempDir dir;
+  write_text(dir / "r.yaml", kValid);
+  for (const char* value : {".nan", ".inf", "-.inf"}) {
+    auto e = error_of(dir / "r.yaml", {std::string("loss.margin=") + value});
+    EXPECT_NE(e.find("loss.margin"), std::string::npos) << value << ": " << e;
+    e = error_of(dir / "r.yaml", {std::string("loss.distill.weight=") + value});
+    EXPECT_NE(e.find("loss.distill.weight"), std::string::npos) << value << ": " << e;
+  }
+}
+
+TEST(TrainConfig, DistillationKeysAndTheirRules) {
+  TempDir dir;
+  write_text(dir / "r.yaml", kValid);
+  auto c = face::load_config(dir / "r.yaml", {"loss.distill.weight=0.5", "loss.triplet_weight=0",
+                                              "data.unlabelled_pack=u.pack", "data.unlabelled_per_batch=8"});
+  EXPECT_DOUBLE_EQ(c.loss.distill.weight, 0.5);
+  EXPECT_EQ(c.data.unlabelled_per_batch, 8);
+  EXPECT_NE(c.to_yaml().find("relational_weight"), std::string::npos);
+  auto plain = face::load_config(dir / "r.yaml");
+  EXPECT_NE(c.fingerprint(), plain.fingerprint());  // the recipe changed
+  EXPECT_NE(error_of(dir / "r.yaml", {"loss.triplet_weight=0"}).find("nothing to learn"), std::string::npos);
+  EXPECT_NE(error_of(dir / "r.yaml", {"data.unlabelled_pack=u.pack", "data.unlabelled_per_batch=8"})
+                .find("loss.distill.weight"),
+            std::string::npos);
+}

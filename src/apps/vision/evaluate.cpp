@@ -151,8 +151,10 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
   {
     face::Progress progress("decode", static_cast<int64_t>(files.size()));
     face::FaceLoadOptions load{size, o.centre_crop, std::nullopt};
+    std::string model_recipe = embedder->metadata("align_recipe");
+    if (!model_recipe.empty() && model_recipe != "unspecified")
+      load.recipe_size = face::align_options_from_recipe(model_recipe, size).size;
     if (o.align) {
-      std::string model_recipe = embedder->metadata("align_recipe");
       // At the recipe's own size (the training faces'), then resized to the model's input.
       face::AlignOptions recipe = face::align_options_from_recipe(model_recipe, size);
       if (recipe.templ == face::AlignTemplate::openface) recipe.landmarks = face::parse_landmark_set(o.landmarks);
