@@ -12,10 +12,16 @@
 
 namespace face::test {
 
+// This checkout's paths, compiled into test_main.cpp alone: every other test file then compiles
+// the same in any clone, so ccache reuses it (CI builds a fresh clone each time).
+std::filesystem::path default_shared_data();
+std::filesystem::path default_build_dir();
+std::filesystem::path default_source_dir();
+
 // ../shared/data (set by CTest), or empty when absent.
 inline std::filesystem::path shared_data() {
   const char* env = std::getenv("FACE_SHARED_DATA");
-  std::filesystem::path p = env ? env : FACE_SHARED_DATA_DEFAULT;
+  std::filesystem::path p = env ? std::filesystem::path(env) : default_shared_data();
   return std::filesystem::exists(p / "lfw") ? p : std::filesystem::path();
 }
 
@@ -26,13 +32,13 @@ inline std::filesystem::path shared_data() {
 // A built program, e.g. tool("embed").
 inline std::filesystem::path tool(const std::string& name) {
   const char* env = std::getenv("FACE_BUILD_DIR");
-  return std::filesystem::path(env ? env : FACE_BUILD_DIR_DEFAULT) / name;
+  return (env ? std::filesystem::path(env) : default_build_dir()) / name;
 }
 
 // The source tree (configs, fixtures).
 inline std::filesystem::path source_dir() {
   const char* env = std::getenv("FACE_SOURCE_DIR");
-  return env ? env : FACE_SOURCE_DIR_DEFAULT;
+  return env ? std::filesystem::path(env) : default_source_dir();
 }
 
 // A fresh directory, removed when the object goes out of scope.

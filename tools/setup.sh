@@ -21,7 +21,7 @@ done
 apt_pkgs=(cmake g++ make python3-venv libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev
           nlohmann-json3-dev libsqlite3-dev libgloo-dev ccache)  # libgloo-dev: headers for distributed CPU training
 # libopenblas0-pthread: dlib (and OpenCV) otherwise run on Debian's reference BLAS, ~16x slower.
-[ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data libfaiss-dev libopenblas0-pthread)
+[ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data libfaiss-dev libopenblas0-pthread libjpeg-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -58,11 +58,12 @@ fi
 # --- configure and build -------------------------------------------------------------------
 prefix=$(.venv/bin/python -c "import torch; print(torch.utils.cmake_prefix_path)")
 # ccache, when installed, keeps its cache outside the checkout (~/.cache/ccache), so CI's fresh
-# clones reuse it; CCACHE_BASEDIR makes paths inside the checkout relative, so they hit.
+# clones reuse it: CCACHE_BASEDIR makes paths inside the checkout relative, and the sloppiness
+# lets it cache compilations that use the precompiled header. The settings travel in the
+# launcher itself, so a plain `cmake --build build` later uses them too.
 launcher=()
 if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  launcher=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$PWD;CCACHE_NOHASHDIR=1;CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime;ccache")
 fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
       -DFACE_WITH_VISION="$vision" -DPython3_EXECUTABLE="$PWD/.venv/bin/python" "${launcher[@]}"

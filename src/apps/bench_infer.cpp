@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "apps/cli_checks.h"
 #include "model/memory_format.h"
 #include "model/nn4.h"
 #include "util/run_info.h"
@@ -48,15 +49,15 @@ int main(int argc, char** argv) {
   int steps = 5, warm = 2, threads = 0;
   bool channels_last = true, bf16 = false, json = false;
   app.add_option("--arch", arch)->capture_default_str();
-  app.add_option("--batch", batch)->capture_default_str();
-  app.add_option("--steps", steps)->capture_default_str();
-  app.add_option("--warm", warm)->capture_default_str();
+  app.add_option("--batch", batch)->capture_default_str()->check(face::cli::batch());
+  app.add_option("--steps", steps)->capture_default_str()->check(face::cli::count());
+  app.add_option("--warm", warm)->capture_default_str()->check(face::cli::count(0));
   app.add_option("--device", device_name)->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
   app.add_flag("--bf16", bf16, "bf16 autocast (CUDA)");
   app.add_flag("--json", json, "one JSON line instead of text");
-  CLI11_PARSE(app, argc, argv);
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   int used_threads = face::configure_threads(threads);
   torch::Device device(device_name);

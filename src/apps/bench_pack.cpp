@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "apps/cli_checks.h"
 #include "data/augment.h"
 #include "data/normalisation.h"
 #include "data/pack.h"
@@ -39,11 +40,11 @@ int main(int argc, char** argv) {
   face::PxkOptions options;
   int64_t batches = 2000;
   app.add_option("pack", path, "pack file")->required();
-  app.add_option("--p", options.p, "identities per batch")->capture_default_str();
-  app.add_option("--k", options.k, "images per identity")->capture_default_str();
-  app.add_option("--batches", batches, "batches to draw")->capture_default_str();
+  app.add_option("--p", options.p, "identities per batch")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--k", options.k, "images per identity")->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--batches", batches, "batches to draw")->capture_default_str()->check(face::cli::count());
   app.add_option("--seed", options.seed, "sampler seed")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     fmt::print("run: {}\n", face::run_info_json());
     int64_t before = resident_bytes();

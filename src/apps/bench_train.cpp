@@ -17,6 +17,7 @@
 #include <numeric>
 #include <vector>
 
+#include "apps/cli_checks.h"
 #include "train/hooks.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -49,16 +50,16 @@ int main(int argc, char** argv) {
   int64_t batch = 96, k = 6, steps = 5, warm = 2, threads = 2;
   bool channels_last = true, bf16 = false;
   app.add_option("--arch", arch)->capture_default_str();
-  app.add_option("--batch", batch, "images per step (P x K)")->capture_default_str();
-  app.add_option("--k", k, "images per identity")->capture_default_str();
-  app.add_option("--steps", steps, "timed steps")->capture_default_str();
-  app.add_option("--warm", warm, "untimed steps first")->capture_default_str();
-  app.add_option("--threads", threads)->capture_default_str();
+  app.add_option("--batch", batch, "images per step (P x K)")->capture_default_str()->check(face::cli::batch());
+  app.add_option("--k", k, "images per identity")->capture_default_str()->check(CLI::Range(2, 1000));
+  app.add_option("--steps", steps, "timed steps")->capture_default_str()->check(face::cli::count());
+  app.add_option("--warm", warm, "untimed steps first")->capture_default_str()->check(face::cli::count(0));
+  app.add_option("--threads", threads)->capture_default_str()->check(face::cli::threads());
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--mining", mining)->capture_default_str();
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
   app.add_flag("--bf16", bf16);
-  CLI11_PARSE(app, argc, argv);
+  FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     if (batch % k) face::fail("--batch {} is not a multiple of --k {}", batch, k);
     const int64_t p = batch / k, identities = 2 * p, per_identity = k + 2;

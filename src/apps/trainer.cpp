@@ -16,6 +16,7 @@
 
 #include <csignal>
 
+#include "apps/cli_checks.h"
 #include "data/pack.h"
 #include "train/distributed.h"
 #include "train/trainer.h"
@@ -40,12 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--resume", resume, "checkpoint to continue, or 'auto' for the newest usable one in the run dir");
   app.add_option("--device", device, "cpu, cuda or cuda:N (overrides runtime.device)");
   app.add_option("--stop-after", stop_after, "stop cleanly (as on SIGTERM) after this many steps, e.g. to fit a time slot")
-      ->check(CLI::NonNegativeNumber);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+      ->check(face::cli::count(0));
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
   // process without a word; ignored, the write fails with EFBIG and the error names the file.
@@ -54,7 +51,7 @@ int main(int argc, char** argv) {
     if (!device.empty()) overrides.push_back("runtime.device=" + device);
     auto config = face::load_config(config_file, overrides);
     if (std::filesystem::is_directory(config.data.pack))
-      face::fail("data.pack '{}' is a folder: build a pack from it first (`pack {} --out FILE.pack`) and point "
+      face::fail("data.pack '{}' is a folder: build a pack from it first (`pack {} FILE.pack`) and point "
                  "data.pack at that file", config.data.pack, config.data.pack);
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "data/pack.h"
 #include "util/error.h"
@@ -32,7 +33,11 @@ struct Listed {
 std::vector<Listed> list_identity(const fs::path& root, const fs::path& dir, std::vector<std::string>& warnings) {
   std::vector<Listed> files;
   std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+  // Linked sub-folders are followed, each real folder once (a link loop is reported, not walked).
+  fs::recursive_directory_iterator it(
+      dir, fs::directory_options::skip_permission_denied | fs::directory_options::follow_directory_symlink, ec),
+      end;
+  std::set<fs::path> visited = {fs::canonical(dir, ec)};
   if (ec) {
     warnings.push_back(fmt::format("folder '{}' cannot be read ({}), skipped", dir.string(), ec.message()));
     return files;
@@ -44,6 +49,11 @@ std::vector<Listed> list_identity(const fs::path& root, const fs::path& dir, std
     }
     const fs::path& p = it->path();
     if (it->is_directory(ec)) {
+      if (it->is_symlink(ec) && !visited.insert(fs::canonical(p, ec)).second) {
+        warnings.push_back(fmt::format("linked folder '{}' was already listed (a loop?), skipped", p.string()));
+        it.disable_recursion_pending();
+        continue;
+      }
       if (::access(p.c_str(), R_OK | X_OK) != 0) {
         warnings.push_back(fmt::format("folder '{}' is unreadable, skipped", p.string()));
         it.disable_recursion_pending();

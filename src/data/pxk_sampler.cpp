@@ -94,8 +94,12 @@ void PxkSampler::restore(const std::string& state) {
   if (!in || tag != "pxk1") fail("sampler state is malformed");
   Fnv1a data_hash;
   for (const auto& g : by_identity_) data_hash.update(g.data(), g.size() * sizeof(int64_t));
-  if (hash != data_hash.hex() || n != by_identity_.size())
-    fail("sampler state belongs to a different data set (saved {} identities, now {})", n, by_identity_.size());
+  if (n != by_identity_.size())
+    fail("sampler state belongs to a different data set: it was saved with {} sampled identities, this data has {} "
+         "(another pack, split or data.min_images)", n, by_identity_.size());
+  if (hash != data_hash.hex())
+    fail("sampler state belongs to a different data set: the same number of identities ({}) but other images in "
+         "them (the pack was rebuilt or its images changed)", n);
   if (p != options_.p || k != options_.k)
     fail("sampler state was saved with P={} K={}, now P={} K={}", p, k, options_.p, options_.k);
   std::vector<int64_t> order(n);

@@ -3,6 +3,8 @@
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/serialization/export.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <set>
 
@@ -143,6 +145,36 @@ ExportMetadata export_network(const ExportedNetwork& network, const std::filesys
   }
   return metadata;
 }
+
+// The report's threshold, once the report is shown to come from these weights: a threshold measured
+// on another model is meaningless for this one.
+double threshold_from_report(const std::string& report, const std::string& weights_fingerprint) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(report));
+  } catch (const nlohmann::json::exception& e) {
+    fail("--report '{}' is not valid JSON: {}", report, e.what());
+  }
+  // evaluate writes {"model": {"fingerprint": f, ...}, "metrics": {"distance": "l2", "best_threshold": t, ...}};
+  // {"model": {...}, "best_threshold": t} is accepted too.
+  if (!json.is_object() || !json.contains("model") || !json["model"].is_object() ||
+      !json["model"].contains("fingerprint") || !json["model"]["fingerprint"].is_string())
+    fail("--report '{}' names no model fingerprint (\"model\": {{\"fingerprint\": ...}}), so its threshold cannot be "
+         "checked to come from these weights; pass --threshold T instead", report);
+  std::string measured = json["model"]["fingerprint"];
+  if (measured != weights_fingerprint)
+    fail("--report '{}' was measured on other weights (fingerprint {}, these are {}): its threshold does not "
+         "apply; evaluate this checkpoint, or pass --threshold T", report, measured, weights_fingerprint);
+  const nlohmann::json* metrics = &json;
+  if (json.is_object() && json.contains("metrics") && json["metrics"].is_object()) metrics = &json["metrics"];
+  if (!metrics->is_object() || !metrics->contains("best_threshold") || !(*metrics)["best_threshold"].is_number())
+    fail("--report '{}' has no numeric \"best_threshold\" (is it evaluate's report?)", report);
+  if (metrics->contains("distance") && (*metrics)["distance"] != "l2" && (*metrics)["distance"] != "squared_l2")
+    fail("--report '{}': its threshold is on the {} distance; verify and identify use the squared L2 distance "
+         "(run evaluate with --distance l2)", report, (*metrics)["distance"].dump());
+  return (*metrics)["best_threshold"].get<double>();
+}
+
 
 std::string read_export_metadata_json(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());

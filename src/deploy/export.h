@@ -64,6 +64,11 @@ ExportMetadata export_network(const ExportedNetwork& network, const std::filesys
 torch::jit::Module trace_model(Nn4& model, int64_t example_batch = 2);
 torch::jit::Module trace_network(const ExportedNetwork& network, int64_t example_batch = 2);
 
+// The verification threshold of evaluate's JSON report `report` ("metrics"."best_threshold", on the
+// squared L2 distance), once its "model"."fingerprint" shows it was measured on these weights;
+// face::Error naming the report otherwise (another model's threshold means nothing here).
+double threshold_from_report(const std::string& report, const std::string& weights_fingerprint);
+
 // Reads the metadata of an exported file (the "facenet.json" extra file, as text);
 // face::Error naming the file when it is not a facenet-cpp export.
 std::string read_export_metadata_json(const std::filesystem::path& path);

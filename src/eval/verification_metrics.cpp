@@ -104,6 +104,9 @@ std::vector<int> contiguous_folds(size_t n, int folds) {
 VerificationMetrics verification_metrics(const std::vector<double>& d, const std::vector<bool>& same, int folds,
                                          const std::vector<double>& far_targets) {
   if (folds < 2) fail("verification_metrics: {} folds; cross-validation needs at least 2", folds);
+  if (d.size() < static_cast<size_t>(folds))
+    fail("verification_metrics: {} pairs cannot fill {} folds: the pair list is shorter than the fold count (use "
+         "fewer folds)", d.size(), folds);
   return verification_metrics(d, same, contiguous_folds(d.size(), folds), far_targets);
 }
 
@@ -121,7 +124,9 @@ VerificationMetrics verification_metrics(const std::vector<double>& d, const std
   for (int f : fold_of) fold_size[f]++;
   if (folds < 2) fail("verification_metrics: {} fold(s); cross-validation needs at least 2", folds);
   for (int f = 0; f < folds; ++f)
-    if (fold_size[f] == 0) fail("verification_metrics: fold {} of {} has no pairs", f, folds);
+    if (fold_size[f] == 0)
+      fail("verification_metrics: fold {} of {} has no pairs ({} pairs in all: is the list shorter than its folds?)", f,
+           folds, n);
   for (double x : d)
     if (!std::isfinite(x)) fail("verification_metrics: a distance is not finite");
 

@@ -11,6 +11,7 @@
 #include "model/nn4.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/threads.h"
 
 namespace face {
 
@@ -132,7 +133,7 @@ std::vector<Field> schema(TrainConfig& c) {
       text("runtime.precision", c.runtime.precision, {"fp32", "bf16"}, false, "bf16 = autocast on CUDA"),
       flag("runtime.channels_last", c.runtime.channels_last, false, "channels-last memory format"),
       flag("runtime.cudnn_benchmark", c.runtime.cudnn_benchmark, false, "cuDNN autotuning"),
-      number<int64_t>("runtime.threads", c.runtime.threads, 0, 1024, false, "CPU intra-op threads (0 = all cores)"),
+      number<int64_t>("runtime.threads", c.runtime.threads, 0, int64_t{kMaxThreads}, false, "CPU intra-op threads (0 = all cores)"),
       number<int64_t>("checkpoint.every_steps", c.checkpoint.every_steps, 0, kMax, false, "checkpoint every N steps"),
       number("checkpoint.every_minutes", c.checkpoint.every_minutes, 0.0, kInf, false, "checkpoint every N minutes"),
       number<int64_t>("checkpoint.keep_last", c.checkpoint.keep_last, 1, 100000, false, "periodic checkpoints kept"),

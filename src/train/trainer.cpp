@@ -10,7 +10,10 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "data/augment.h"
 #include "data/identity_split.h"
@@ -202,7 +205,43 @@ void Trainer::resume_or_start(const TrainerOptions& options) {
   sampler_->restore(state_.sampler);
   start_step_ = state_.step;
   restore_rank_streams();
-  if (is_main()) fmt::print(stderr, "resuming from '{}' at step {}\n", from->string(), start_step_);
+  if (is_main()) {
+    fmt::print(stderr, "resuming from '{}' at step {}\n", from->string(), start_step_);
+    tidy_run_dir_for_resume(*from);
+  }
+}
+
+// A run killed after its last checkpoint logged steps that the resumed run will log again, and
+// may have left a temporary being written: metrics.jsonl keeps each step once (rows past the
+// checkpoint are dropped), and temporaries older than the checkpoint are removed.
+void Trainer::tidy_run_dir_for_resume(const fs::path& checkpoint) {
+  std::error_code ec;
+  auto checkpoint_time = fs::last_write_time(checkpoint, ec);
+  for (const auto& entry : fs::directory_iterator(run_dir_, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos &&
+        entry.last_write_time(ec) < checkpoint_time) {
+      fs::remove(entry.path(), ec);
+      if (!ec) fmt::print(stderr, "removed a stray temporary of an interrupted write: '{}'\n", entry.path().string());
+    }
+  }
+  fs::path metrics = run_dir_ / "metrics.jsonl";
+  if (!fs::exists(metrics, ec)) return;
+  std::string kept;
+  int64_t dropped = 0;
+  std::istringstream lines(read_file(metrics));
+  for (std::string line; std::getline(lines, line);) {
+    auto row = nlohmann::json::parse(line, nullptr, false);
+    if (!row.is_discarded() && row.is_object() && row.value("step", int64_t{0}) > start_step_) {
+      ++dropped;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  if (dropped == 0) return;
+  write_file_atomic(metrics, kept);
+  fmt::print(stderr, "metrics.jsonl: dropped {} row(s) logged after step {} (they are logged again)\n", dropped,
+             start_step_);
 }
 
 // load_checkpoint restored rank 0's sampler and generators. Other ranks take theirs from the

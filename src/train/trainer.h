@@ -102,6 +102,7 @@ class Trainer {
  private:
   void step();
   void resume_or_start(const TrainerOptions& options);
+  void tidy_run_dir_for_resume(const std::filesystem::path& checkpoint);
   torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& indices);
   void load_lfw_view1();
   void load_distillation_targets(const std::vector<int64_t>& train_images);

@@ -7,8 +7,10 @@
 
 namespace face {
 
-// Sets LibTorch's intra-op threads to `requested`, or to the core count when it is 0 or less.
-// Returns the count in effect.
+constexpr int kMaxThreads = 256;
+
+// Sets LibTorch's intra-op threads to `requested`, or to the core count when it is 0.
+// Returns the count in effect; face::Error when `requested` is outside 0..kMaxThreads.
 int configure_threads(int requested);
 
 }  // namespace face

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <set>
 
 #include "data/image_folder.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "vision/jpeg_decoder.h"
 
 namespace face {
 
@@ -116,9 +118,15 @@ RgbImage read_rgb(const fs::path& path, const ImageReadOptions& options) {
   std::string truncated = truncation_problem(bytes);
   if (!truncated.empty()) fail("image '{}': {}", path.string(), truncated);
   cv::Mat raw;
+  // JPEGs through libjpeg directly, so corrupt data is an error (jpeg_decoder.h), not a grey patch;
+  // CMYK and other rare JPEG colour spaces, and every other format, through OpenCV.
+  const bool jpeg = bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+                    static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
   try {
-    raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()),
-                       cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
+    if (jpeg) raw = decode_jpeg_strict(bytes, path.string());
+    if (raw.empty())
+      raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()),
+                         cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
   } catch (const cv::Exception& e) {
     fail("image '{}': cannot be decoded: {}", path.string(), e.what());
   }
@@ -148,12 +156,21 @@ std::vector<fs::path> list_images(const fs::path& root, std::vector<std::string>
   std::error_code ec;
   if (!fs::exists(root, ec)) fail("'{}': no such file or directory", root.string());
   if (!fs::is_directory(root, ec)) return {root};
-  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+  // Linked folders are followed (an identity folder may be a link), each real folder once.
+  fs::recursive_directory_iterator it(
+      root, fs::directory_options::skip_permission_denied | fs::directory_options::follow_directory_symlink, ec),
+      end;
   if (ec) fail("cannot read directory '{}': {}", root.string(), ec.message());
+  std::set<fs::path> visited = {fs::canonical(root, ec)};
   for (; it != end; it.increment(ec)) {
     if (ec) {
       if (warnings) warnings->push_back(fmt::format("cannot read under '{}': {}", root.string(), ec.message()));
       ec.clear();
+      continue;
+    }
+    if (it->is_directory(ec) && it->is_symlink(ec) && !visited.insert(fs::canonical(it->path(), ec)).second) {
+      if (warnings) warnings->push_back(fmt::format("linked folder '{}' was already listed (a loop?), skipped", it->path().string()));
+      it.disable_recursion_pending();
       continue;
     }
     if (it->is_directory(ec) && ::access(it->path().c_str(), R_OK | X_OK) != 0) {

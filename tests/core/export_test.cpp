@@ -89,7 +89,11 @@ TEST(Export, ProgramReadsThresholdFromEvaluateReportAndNamesBadInput) {
   test::TempDir dir;
   Nn4 model(Nn4Options("nn4.small2").seed(1));
   save_model_file(dir / "ckpt.pt", model);
-  test::write_text(dir / "eval.json", R"({"best_threshold": 1.07, "accuracy": 0.5})");
+  const std::string fp = weights_fingerprint(*model);
+  auto with_model = [&](const std::string& fingerprint, const std::string& rest) {
+    return fmt::format(R"({{"model": {{"fingerprint": "{}"}}, {}}})", fingerprint, rest);
+  };
+  test::write_text(dir / "eval.json", with_model(fp, R"("best_threshold": 1.07, "accuracy": 0.5)"));
   std::string exe = test::tool("export").string();
   auto ok = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {} --threads 1", exe,
                                           (dir / "ckpt.pt").string(), (dir / "m.pt").string(),
@@ -98,19 +102,32 @@ TEST(Export, ProgramReadsThresholdFromEvaluateReportAndNamesBadInput) {
   EXPECT_DOUBLE_EQ(torch::jit::load((dir / "m.pt").string()).attr("threshold").toDouble(), 1.07);
 
   // evaluate's own layout: the threshold inside "metrics", with its distance.
-  test::write_text(dir / "eval2.json", R"({"metrics": {"distance": "l2", "best_threshold": 0.93}})");
+  test::write_text(dir / "eval2.json", with_model(fp, R"("metrics": {"distance": "l2", "best_threshold": 0.93})"));
   ok = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {} --threads 1", exe,
                                      (dir / "ckpt.pt").string(), (dir / "m.pt").string(), (dir / "eval2.json").string()));
   ASSERT_EQ(ok.status, 0) << ok.output;
   EXPECT_DOUBLE_EQ(torch::jit::load((dir / "m.pt").string()).attr("threshold").toDouble(), 0.93);
-  test::write_text(dir / "cos.json", R"({"metrics": {"distance": "cosine", "best_threshold": 0.4}})");
+  test::write_text(dir / "cos.json", with_model(fp, R"("metrics": {"distance": "cosine", "best_threshold": 0.4})"));
   auto cosine = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe,
                                               (dir / "ckpt.pt").string(), (dir / "m5.pt").string(),
                                               (dir / "cos.json").string()));
   EXPECT_NE(cosine.status, 0);
   EXPECT_NE(cosine.output.find("cosine"), std::string::npos) << cosine.output;
 
-  test::write_text(dir / "bad.json", R"({"accuracy": 0.5})");
+  // A report of other weights, or one that names none, never lends its threshold.
+  test::write_text(dir / "other.json", with_model("0123456789abcdef", R"("metrics": {"best_threshold": 0.9})"));
+  auto other = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe, (dir / "ckpt.pt").string(),
+                                             (dir / "m6.pt").string(), (dir / "other.json").string()));
+  EXPECT_NE(other.status, 0);
+  EXPECT_NE(other.output.find("other weights"), std::string::npos) << other.output;
+  EXPECT_NE(other.output.find(fp), std::string::npos) << other.output;
+  test::write_text(dir / "bare.json", R"({"best_threshold": 1.07})");
+  auto bare = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe, (dir / "ckpt.pt").string(),
+                                            (dir / "m7.pt").string(), (dir / "bare.json").string()));
+  EXPECT_NE(bare.status, 0);
+  EXPECT_NE(bare.output.find("fingerprint"), std::string::npos) << bare.output;
+
+  test::write_text(dir / "bad.json", with_model(fp, R"("accuracy": 0.5)"));
   auto no_key = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe, (dir / "ckpt.pt").string(),
                                               (dir / "m2.pt").string(), (dir / "bad.json").string()));
   EXPECT_NE(no_key.status, 0);
@@ -126,7 +143,7 @@ TEST(Export, ProgramReadsThresholdFromEvaluateReportAndNamesBadInput) {
                                             (dir / "junk.pt").string(), (dir / "m4.pt").string()));
   EXPECT_NE(junk.status, 0);
   EXPECT_NE(junk.output.find("junk.pt"), std::string::npos) << junk.output;
-  for (auto never : {"m2.pt", "m3.pt", "m4.pt", "m5.pt"}) EXPECT_FALSE(std::filesystem::exists(dir / never)) << never;
+  for (auto never : {"m2.pt", "m3.pt", "m4.pt", "m5.pt", "m6.pt", "m7.pt"}) EXPECT_FALSE(std::filesystem::exists(dir / never)) << never;
 }
 
 TEST(Export, NonTorchScriptFileIsNamedWhenReadingMetadata) {

@@ -88,7 +88,24 @@ TEST(PxkSampler, StateOfOtherDataOrShapeIsRefused) {
   auto other = labels;
   other.push_back(3);
   PxkSampler b(other, {.p = 4, .k = 3});
-  EXPECT_THROW(b.restore(a.state()), Error);
+  // Same identities, one more image in one of them: the message says what differs.
+  try {
+    b.restore(a.state());
+    ADD_FAILURE() << "state of other data was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("same number of identities (10) but other images"), std::string::npos)
+        << e.what();
+  }
+  auto fewer = labels;
+  fewer.resize(fewer.size() - 10);  // identity 9 gone
+  PxkSampler d(fewer, {.p = 4, .k = 3});
+  try {
+    d.restore(a.state());
+    ADD_FAILURE() << "state of other data was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("saved with 10 sampled identities, this data has 9"), std::string::npos)
+        << e.what();
+  }
   PxkSampler c(labels, {.p = 3, .k = 3});
   EXPECT_THROW(c.restore(a.state()), Error);
   EXPECT_THROW(c.restore("garbage"), Error);

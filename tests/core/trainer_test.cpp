@@ -136,3 +136,27 @@ TEST(Trainer, ConfigErrorStopsTheProgramBeforeAnyWork) {
   EXPECT_NE(r.output.find("line 3"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("loading pack"), std::string::npos) << r.output;
 }
+
+TEST(Trainer, ResumeLogsEachStepOnceAndRemovesStaleTemporaries) {
+  TempDir runs;
+  auto config = smoke(runs.path, {"run.name=tidy", "length.steps=6", "checkpoint.every_steps=3"});
+  {
+    face::Trainer first(config, face::load_pack(pack_file()));
+    first.train();
+  }
+  auto dir = runs.path / "tidy";
+  // As if killed after step 6 was logged but before its checkpoint landed, with a write in flight.
+  fs::remove(dir / face::checkpoint_name(6));
+  auto stray = dir / ".ckpt-00000006.pt.tmp.4242";
+  face::test::write_text(stray, "half a checkpoint");
+  fs::last_write_time(stray, fs::last_write_time(dir / face::checkpoint_name(3)) - std::chrono::hours(1));
+  ASSERT_EQ(lines_of(dir / "metrics.jsonl", "train").size(), 6u);
+  face::Trainer resumed(config, face::load_pack(pack_file()), {"auto"});
+  EXPECT_EQ(resumed.start_step(), 3);
+  EXPECT_FALSE(fs::exists(stray));
+  EXPECT_EQ(lines_of(dir / "metrics.jsonl", "train").size(), 3u);  // steps 4..6 dropped, to be logged again
+  resumed.train();
+  auto rows = lines_of(dir / "metrics.jsonl", "train");
+  ASSERT_EQ(rows.size(), 6u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(field(rows[i], "step"), i + 1);
+}

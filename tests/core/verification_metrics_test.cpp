@@ -67,3 +67,14 @@ TEST(VerificationMetrics, BadInputIsRefused) {
   EXPECT_THROW(verification_metrics({0.1}, {true}, 10), Error);
   EXPECT_THROW(verification_metrics({0.1, NAN}, {true, false}, 2), Error);
 }
+
+TEST(VerificationMetrics, AListShorterThanTheFoldCountSaysSo) {
+  std::vector<double> d = {0.1, 0.2, 1.5, 1.7, 0.3};
+  std::vector<bool> same = {true, true, false, false, true};
+  try {
+    verification_metrics(d, same, 8);
+    ADD_FAILURE() << "5 pairs were split into 8 folds";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shorter than the fold count"), std::string::npos) << e.what();
+  }
+}

@@ -267,3 +267,16 @@ TEST(Identify, RealLfwPeopleThroughVerifyAndIdentify) {
   EXPECT_TRUE(same.status == 0 || same.status == 1) << same.output;
   EXPECT_NE(same.output.find("\"distance\":"), std::string::npos) << same.output;
 }
+
+TEST(Verify, AlignedInputOfTheWrongSizeIsRefused) {
+  test::TempDir dir;
+  auto model = test::model_file(1);
+  test::write_face(dir / "a.png", 1);
+  cv::Mat photo(250, 250, CV_8UC3, cv::Scalar(10, 20, 30));
+  ASSERT_TRUE(cv::imwrite((dir / "photo.png").string(), photo));
+  auto r = test::run_command(fmt::format("{} --aligned --threads 1 --threshold 0.5 --model {} {} {}",
+                                         test::tool("verify").string(), q(model), q(dir / "a.png"), q(dir / "photo.png")));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("photo.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not an aligned 96x96 face"), std::string::npos) << r.output;
+}

@@ -21,12 +21,12 @@ torch::Tensor unit_rows(int64_t n, int64_t d, uint64_t seed) {
 
 TEST(Gallery, EnrolListRemoveSurviveReopening) {
   test::TempDir dir;
-  auto e = unit_rows(3, 4, 1);
+  auto e = unit_rows(4, 4, 1);
   {
     Gallery g(dir / "g.db", model_a());
     EXPECT_EQ(g.enroll("alice", {"a1.jpg", "a2.jpg"}, e.slice(0, 0, 2)), 2);
     EXPECT_EQ(g.enroll("bob", {"b1.jpg"}, e.slice(0, 2, 3)), 1);
-    EXPECT_EQ(g.enroll("bob", {"b2.jpg"}, e.slice(0, 2, 3)), 2);  // adds to bob
+    EXPECT_EQ(g.enroll("bob", {"b2.jpg"}, e.slice(0, 3, 4)), 2);  // adds to bob
   }
   Gallery g(dir / "g.db");
   EXPECT_EQ(g.model().fingerprint, "aaaa");
@@ -114,4 +114,29 @@ TEST(Searcher, FaissFindsWhatExactSearchFinds) {
   EXPECT_TRUE(torch::equal(a.rows, b.rows));
   EXPECT_TRUE(torch::allclose(a.distances, b.distances, 1e-4, 1e-4));
   EXPECT_TRUE(torch::equal(a.rows.select(1, 0), torch::arange(100)));  // each query's own row
+}
+
+TEST(Gallery, RefusesLineBreakingNamesAndKeepsARepeatedImageOnce) {
+  test::TempDir dir;
+  auto e = unit_rows(3, 4, 2);
+  Gallery g(dir / "g.db", model_a());
+  for (std::string bad : {"eve\nmallory", "tab\there", std::string("nul\0x", 5)}) {
+    try {
+      g.enroll(bad, {"x.jpg"}, e.slice(0, 0, 1));
+      ADD_FAILURE() << "a name with a control character was enrolled";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("control character"), std::string::npos) << err.what();
+    }
+  }
+  EXPECT_TRUE(g.list().empty());
+  std::vector<std::string> duplicates;
+  EXPECT_EQ(g.enroll("carol", {"c1.jpg", "c1-copy.jpg", "c2.jpg"}, torch::cat({e.slice(0, 0, 1), e.slice(0, 0, 1),
+                                                                              e.slice(0, 1, 2)}),
+                     &duplicates),
+            2);
+  EXPECT_EQ(duplicates, std::vector<std::string>{"c1-copy.jpg"});
+  duplicates.clear();
+  EXPECT_EQ(g.enroll("carol", {"c1-again.jpg"}, e.slice(0, 0, 1), &duplicates), 2);  // already there
+  EXPECT_EQ(duplicates, std::vector<std::string>{"c1-again.jpg"});
+  EXPECT_EQ(g.enroll("dave", {"c1.jpg"}, e.slice(0, 0, 1)), 1);  // another person may share it
 }

@@ -37,6 +37,31 @@ void expect_refused(const fs::path& path, const std::string& what, const ImageRe
   }
 }
 
+TEST(BadInput, CorruptJpegDataIsRefusedNotHalfDecoded) {
+  test::TempDir dir;
+  // A smooth image, so that the entropy-coded data is long and a damaged byte is noticed.
+  cv::Mat image(96, 96, CV_8UC3);
+  for (int r = 0; r < 96; ++r)
+    for (int c = 0; c < 96; ++c) image.at<cv::Vec3b>(r, c) = cv::Vec3b(r * 2, c * 2, (r + c));
+  std::string jpeg = encode(image, ".jpg");
+  // Start and end markers intact; bytes in the middle of the scan data replaced by invalid codes.
+  std::string corrupt = jpeg;
+  size_t scan = corrupt.find("\xFF\xDA");
+  ASSERT_NE(scan, std::string::npos);
+  size_t middle = scan + (corrupt.size() - scan) / 2;
+  for (size_t i = middle; i < middle + 24; ++i) corrupt[i] = static_cast<char>(i % 2 ? 0xFF : 0xD3);
+  test::write_text(dir / "whole.jpg", jpeg);
+  test::write_text(dir / "damaged.jpg", corrupt);
+  EXPECT_EQ(read_rgb(dir / "whole.jpg").rgb.size(), cv::Size(96, 96));
+  expect_refused(dir / "damaged.jpg", "corrupt JPEG");
+  // Grayscale JPEGs still decode (through the strict decoder), as grey RGB.
+  cv::Mat gray(32, 32, CV_8UC1, cv::Scalar(90));
+  test::write_text(dir / "gray.jpg", encode(gray, ".jpg"));
+  auto g = read_rgb(dir / "gray.jpg");
+  EXPECT_EQ(g.rgb.type(), CV_8UC3);
+  EXPECT_NEAR(g.rgb.at<cv::Vec3b>(5, 5)[0], 90, 2);
+}
+
 TEST(BadInput, ZeroByteFile) {
   test::TempDir dir;
   test::write_text(dir / "empty.jpg", "");

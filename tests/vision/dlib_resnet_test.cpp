@@ -126,3 +126,27 @@ TEST(DlibChipAlignment, RecipeNamesTheTemplateAndRoundTrips) {
 
 }  // namespace
 }  // namespace face
+
+namespace face {
+namespace {
+
+TEST(DlibResNetImport, ExportIsATorchScriptEmbedderWithItsMetadata) {
+  REQUIRE_DLIB_MODEL();
+  test::TempDir dir;
+  auto out = dir / "teacher.pt";
+  auto r = test::run_command(fmt::format("{} --out {} --threshold 0.18 --threads 2", test::tool("export_dlib").string(),
+                                         out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto exported = load_embedder(out, torch::kCPU);
+  auto imported = dlib_resnet_embedder(find_dlib_resnet_file(), torch::kCPU);
+  EXPECT_EQ(exported->input_size(), 150);
+  EXPECT_EQ(exported->fingerprint(), imported->fingerprint());
+  EXPECT_EQ(exported->metadata("align_recipe"), imported->metadata("align_recipe"));
+  EXPECT_NE(exported->metadata("align_recipe").find("dlib-chip(padding=0.25)@150x150"), std::string::npos);
+  EXPECT_EQ(exported->metadata("threshold"), "0.18");
+  auto faces = (torch::rand({3, 3, 150, 150}) * 255).to(torch::kUInt8);
+  EXPECT_LT((exported->embed(faces) - imported->embed(faces)).abs().max().item<double>(), 1e-5);
+}
+
+}  // namespace
+}  // namespace face

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <torch/torch.h>
 
+#include "apps/cli_checks.h"
 #include "deploy/gallery/gallery.h"
 #include "deploy/gallery/search_index.h"
 #include "util/atomic_file.h"
@@ -74,17 +75,17 @@ int main(int argc, char** argv) {
   int threads = 0;
   face::FaissOptions faiss;
   app.add_option("--sizes", sizes, "gallery sizes")->delimiter(',');
-  app.add_option("--queries", queries, "single queries timed per size")->capture_default_str();
-  app.add_option("--dim", dim, "embedding size")->capture_default_str();
-  app.add_option("--nprobe", faiss.nprobe, "FAISS cells visited per query")->capture_default_str();
-  app.add_option("--nlist", faiss.nlist, "FAISS cells (0 = about sqrt(N))")->capture_default_str();
+  app.add_option("--queries", queries, "single queries timed per size")->capture_default_str()->check(face::cli::count());
+  app.add_option("--dim", dim, "embedding size")->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--nprobe", faiss.nprobe, "FAISS cells visited per query")->capture_default_str()->check(CLI::Range(1, 65536));
+  app.add_option("--nlist", faiss.nlist, "FAISS cells (0 = about sqrt(N))")->capture_default_str()->check(CLI::Range(0, 1 << 20));
   app.add_option("--enrol-people", enrol_people, "people (of 5 images) enrolled for the throughput figure")
-      ->capture_default_str();
+      ->capture_default_str()->check(face::cli::count(0));
   app.add_option("--device", device_name, "device for exact search")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_option("--seed", seed, "seed of the synthetic data")->capture_default_str();
   app.add_option("--out", out, "JSON report");
-  CLI11_PARSE(app, argc, argv);
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     int used_threads = face::configure_threads(threads);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <torch/torch.h>
 
+#include "apps/cli_checks.h"
 #include "deploy/faces/face_source.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
@@ -80,8 +81,12 @@ int enroll(const Common& c, const std::string& name, std::vector<std::string> im
   Session s = open_session(c);
   face::Gallery gallery(c.gallery, face::gallery_model(*s.embedder));
   torch::Tensor e = embed_files(s, images, /*strict=*/true, c.batch);
-  int64_t total = gallery.enroll(name, images, e);
-  fmt::print("enrolled {} image(s) of '{}' ({} in all) into {}\n", images.size(), name, total, c.gallery);
+  std::vector<std::string> duplicates;
+  int64_t total = gallery.enroll(name, images, e, &duplicates);
+  for (const auto& d : duplicates)
+    fmt::print(stderr, "warning: '{}' is an image '{}' already has (the same embedding): kept once\n", d, name);
+  fmt::print("enrolled {} image(s) of '{}' ({} in all) into {}\n", images.size() - duplicates.size(), name, total,
+             c.gallery);
   return 0;
 }
 
@@ -114,7 +119,9 @@ int enroll_dir(const Common& c, const std::string& dir) {
     if (files.empty()) {
       fmt::print(stderr, "warning: '{}' has no usable image; not enrolled\n", person.string());
     } else {
-      gallery.enroll(person.filename().string(), files, e);  // one transaction per person
+      std::vector<std::string> duplicates;
+      gallery.enroll(person.filename().string(), files, e, &duplicates);  // one transaction per person
+      for (const auto& d : duplicates) fmt::print(stderr, "warning: '{}' repeats an image of the same person: kept once\n", d);
       ++enrolled;
       images_total += static_cast<int64_t>(files.size());
     }
@@ -171,7 +178,7 @@ int main(int argc, char** argv) {
   app.add_option("--model", c.model, "exported model, checkpoint or 'dlib-resnet' (default: the released model)");
   app.add_flag("--aligned", c.aligned, "images are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", c.device, "cpu or cuda[:N] (embedding and exact search)")->capture_default_str();
-  app.add_option("--threads", c.threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  app.add_option("--threads", c.threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
 
   std::string name, dir, image, index = "exact";
   std::vector<std::string> images;
@@ -186,20 +193,15 @@ int main(int argc, char** argv) {
   dir_cmd->add_option("DIR", dir, "folder of per-person folders")->required();
   auto* query_cmd = app.add_subcommand("query", "who is in IMAGE?");
   query_cmd->add_option("IMAGE", image, "image file")->required();
-  query_cmd->add_option("--top", top, "candidates to list")->capture_default_str()->check(CLI::PositiveNumber);
-  auto* t = query_cmd->add_option("--threshold", threshold, "squared L2 distance beyond which the face is unknown");
+  query_cmd->add_option("--top", top, "candidates to list")->capture_default_str()->check(CLI::Range(1, 100000));
+  auto* t = query_cmd->add_option("--threshold", threshold, "squared L2 distance beyond which the face is unknown")->check(face::cli::finite(0, 4));
   query_cmd->add_option("--index", index, "exact or faiss")->capture_default_str();
-  query_cmd->add_option("--nprobe", faiss.nprobe, "faiss: cells visited per query")->capture_default_str();
+  query_cmd->add_option("--nprobe", faiss.nprobe, "faiss: cells visited per query")->capture_default_str()->check(CLI::Range(1, 65536));
   query_cmd->add_flag("--json", json, "print one JSON object");
   auto* list_cmd = app.add_subcommand("list", "list enrolled people");
   auto* remove_cmd = app.add_subcommand("remove", "remove a person");
   remove_cmd->add_option("NAME", name, "the person's name")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     if (enroll_cmd->parsed()) return enroll(c, name, images);
@@ -220,6 +222,8 @@ int main(int argc, char** argv) {
     }
     return 2;
   } catch (const std::exception& e) {
+    // A caller that asked for JSON gets JSON on failure too (stdout), beside the message on stderr.
+    if (query_cmd->parsed() && json) fmt::print("{}\n", nlohmann::json{{"error", e.what()}}.dump());
     fmt::print(stderr, "identify: error: {}\n", e.what());
     return 2;
   }

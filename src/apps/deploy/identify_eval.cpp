@@ -1,7 +1,7 @@
 // identify_eval: 1:K identification accuracy on LFW, through a real gallery.
 //
 //   identify_eval --lfw DIR [--model M | --arch nn4.small2 --seed 0] [--threshold T] [--aligned]
-//                 [--index exact|faiss] [--gallery FILE] [--out report.json] [--threads N]
+//                 [--index exact|faiss] [--gallery FILE [--overwrite]] [--out report.json] [--threads N]
 //
 // Protocol: every person with two or more images is enrolled with their first image (sorted by
 // file name): 1,680 people in LFW. Their other images are the known probes: rank-1 and rank-5
@@ -21,6 +21,7 @@
 #include <chrono>
 #include <torch/torch.h>
 
+#include "apps/cli_checks.h"
 #include "deploy/faces/face_source.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
@@ -67,20 +68,29 @@ int main(int argc, char** argv) {
   int threads = 0;
   int64_t batch = 64;
   app.add_option("--lfw", lfw, "LFW tree (one folder per person), aligned faces with --aligned")->required();
-  app.add_option("--model", model, "exported model or checkpoint (default: random weights)");
-  app.add_option("--arch", arch, "architecture for random weights")->capture_default_str();
-  app.add_option("--seed", seed, "seed for random weights")->capture_default_str();
-  auto* t = app.add_option("--threshold", threshold, "open-set threshold (default: the model's)");
+  app.add_option("--model", model, "exported model, checkpoint, 'dlib-resnet' or 'random' (default: the released model)");
+  app.add_option("--arch", arch, "architecture for --model random")->capture_default_str();
+  app.add_option("--seed", seed, "seed for --model random")->capture_default_str();
+  auto* t = app.add_option("--threshold", threshold, "open-set threshold (default: the model's)")->check(face::cli::finite(0, 4));
   app.add_flag("--aligned", aligned, "images are already aligned faces");
   app.add_option("--index", index, "exact or faiss")->capture_default_str();
-  app.add_option("--gallery", gallery_path, "gallery file to build (default: a temporary one)");
+  app.add_option("--gallery", gallery_path, "gallery file to build (default: a temporary one); never replaced "
+                                            "unless --overwrite");
+  bool overwrite = false;
+  app.add_flag("--overwrite", overwrite, "replace an existing --gallery file");
   app.add_option("--out", out, "JSON report");
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     face::configure_threads(threads);
+    // A file the user names is theirs: refuse to replace it (checked before any work) unless told.
+    if (!gallery_path.empty() && !overwrite)
+      for (const char* suffix : {"", "-wal", "-shm"})
+        if (fs::exists(gallery_path + suffix))
+          face::fail("--gallery '{}' already exists: identify_eval builds a new gallery there and would replace it; "
+                     "pass --overwrite to allow that, or name another file", gallery_path + suffix);
     torch::Device device = face::parse_device(device_name);
     std::unique_ptr<face::Embedder> embedder = face::open_model({model, arch, seed}, device);
     double th = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <torch/torch.h>
 
+#include "apps/cli_checks.h"
 #include "deploy/faces/face_source.h"
 #include "deploy/gallery/model_binding.h"
 #include "model/embedder.h"
@@ -57,18 +58,13 @@ int main(int argc, char** argv) {
   app.add_option("A", a, "first image")->required();
   app.add_option("B", b, "second image")->required();
   app.add_option("--model", model, "exported model, checkpoint or 'dlib-resnet' (default: the released model)");
-  auto* t = app.add_option("--threshold", threshold, "squared L2 distance below which faces match");
+  auto* t = app.add_option("--threshold", threshold, "squared L2 distance below which faces match")->check(face::cli::finite(0, 4));
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
-  app.add_option("--repeat", repeat, "time N further runs of the pair in this process")->check(CLI::NonNegativeNumber);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  app.add_option("--repeat", repeat, "time N further runs of the pair in this process")->check(CLI::Range(0, 100000));
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     face::configure_threads(threads);

@@ -3,7 +3,7 @@
 //   align INPUT_DIR OUTPUT_DIR [--size 96] [--template openface|dlib-chip] [--padding 0.25]
 //         [--landmarks outer|inner] [--upsample 1]
 //         [--pick centre|largest] [--no-face skip|centre-crop] [--predictor PATH]
-//         [--format same|png] [--jpeg-quality 95] [--force] [--threads N] [--manifest FILE]
+//         [--format same|png] [--jpeg-quality 95] [--force] [--threads N] [--manifest FILE [--overwrite]]
 //
 // INPUT_DIR is `<identity>/<image>` or flat; every image (jpg, jpeg, png, bmp, webp) found
 // under it is aligned (vision/face_aligner.h) to OUTPUT_DIR/<same relative path>. `--format
@@ -39,6 +39,7 @@
 #include <mutex>
 #include <thread>
 
+#include "apps/cli_checks.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -57,7 +58,7 @@ struct Settings {
   face::AlignOptions align;
   std::string format = "same";
   int jpeg_quality = 95;
-  bool force = false;
+  bool force = false, overwrite = false;
   int workers = 1;
 };
 
@@ -65,6 +66,24 @@ struct Item {
   fs::path source, target;
   std::string relative;
 };
+
+// An existing --manifest file is rewritten only when it is an align manifest of this output tree
+// (a resumed run), or with --overwrite: any other file the user names is theirs.
+void check_manifest_is_ours(const Settings& s) {
+  std::error_code ec;
+  if (s.overwrite || !fs::exists(s.manifest, ec)) return;
+  std::ifstream in(s.manifest);
+  std::string first;
+  std::getline(in, first);
+  json header = json::parse(first, nullptr, false);
+  if (header.is_discarded() || !header.is_object() || header.value("manifest", "") != "align")
+    face::fail("--manifest '{}' exists and is not an align manifest: refusing to overwrite it (pass --overwrite, or "
+               "name another file)", s.manifest.string());
+  std::string tree = header.value("output", "");
+  if (fs::weakly_canonical(tree, ec) != fs::weakly_canonical(s.output, ec))
+    face::fail("--manifest '{}' belongs to another aligned tree ('{}', this run writes '{}'): refusing to overwrite it "
+               "(pass --overwrite, or name another file)", s.manifest.string(), tree, s.output.string());
+}
 
 // Rows of an earlier manifest by relative path; face::Error if it was written with another recipe.
 std::map<std::string, json> previous_rows(const Settings& s) {
@@ -167,6 +186,9 @@ int run(const Settings& s) {
   std::error_code ec;
   if (!fs::is_directory(s.input, ec)) face::fail("input '{}' is not a directory", s.input.string());
   fs::path output_abs = fs::weakly_canonical(s.output, ec);
+  if (output_abs == fs::weakly_canonical(s.input, ec))
+    face::fail("the output folder '{}' is the input folder: aligned faces would replace the originals; name another "
+               "output folder", s.output.string());
   std::vector<Item> items;
   for (const auto& file : face::list_images(s.input, &listing_warnings)) {
     fs::path absolute = fs::weakly_canonical(file, ec);
@@ -181,6 +203,7 @@ int run(const Settings& s) {
   print_warnings("listing warnings", listing_warnings);
   if (items.empty()) face::fail("no images (jpg, jpeg, png, bmp, webp) found under '{}'", s.input.string());
 
+  check_manifest_is_ours(s);
   fs::create_directories(s.output, ec);
   if (ec) face::fail("cannot create output folder '{}': {}", s.output.string(), ec.message());
   auto previous = previous_rows(s);
@@ -294,16 +317,16 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("input", input, "folder of images (<identity>/<image> or flat)")->required();
   app.add_option("output", output, "folder for the aligned tree")->required();
-  app.add_option("--size", s.align.size, "output side in pixels")->capture_default_str();
+  app.add_option("--size", s.align.size, "output side in pixels")->capture_default_str()->check(CLI::Range(8, 4096));
   app.add_option("--template", templ,
                  "openface (3 landmarks onto OpenFace's template, nn4) or dlib-chip (dlib's face chip, its ResNet)")
       ->capture_default_str()->check(CLI::IsMember({"openface", "dlib-chip"}));
   app.add_option("--padding", s.align.chip_padding, "dlib-chip: margin around the face, in face sizes")
-      ->capture_default_str()->check(CLI::Range(0.0, 2.0));
+      ->capture_default_str()->check(face::cli::finite(0, 2));
   app.add_option("--landmarks", landmarks, "outer (eye corners 36,45 + nose 33) or inner (39,42 + lip 57)")
       ->capture_default_str()->check(CLI::IsMember({"outer", "inner"}));
   app.add_option("--upsample", s.align.upsample, "HOG detector upsampling (finds smaller faces, 4x slower each)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(0, 4));
   app.add_option("--pick", pick, "which face: centre (nearest the image centre, LFW-style) or largest")
       ->capture_default_str()->check(CLI::IsMember({"centre", "center", "largest"}));
   app.add_option("--no-face", no_face, "when no face is found: skip, or centre-crop (status fallback)")
@@ -313,9 +336,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({"same", "png"}));
   app.add_option("--jpeg-quality", s.jpeg_quality, "quality of JPEG outputs")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_flag("--force", s.force, "re-align images whose output exists");
-  app.add_option("--threads", threads, "worker threads (0 = all cores)")->capture_default_str();
+  app.add_flag("--overwrite", s.overwrite, "replace a --manifest file that is not this tree's align manifest");
+  app.add_option("--threads", threads, "worker threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_option("--manifest", manifest, "manifest file (default OUTPUT/align_manifest.jsonl)");
-  CLI11_PARSE(app, argc, argv);
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     // Without a trailing '/', so that image paths relative to them are computed lexically.

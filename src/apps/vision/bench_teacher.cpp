@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "apps/cli_checks.h"
 #include "data/normalisation.h"
 #include "model/memory_format.h"
 #include "util/error.h"
@@ -46,13 +47,9 @@ int main(int argc, char** argv) {
   app.add_option("--count", count, "chips to use")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--batch", batch, "faces per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--repeats", repeats, "timed passes of each (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100));
-  app.add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
+  app.add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_flag("--nchw", nchw, "run LibTorch in NCHW instead of channels-last");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     face::configure_threads(threads);
     std::vector<cv::Mat> chips;

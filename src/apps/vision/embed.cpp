@@ -12,6 +12,7 @@
 
 #include <fstream>
 
+#include "apps/cli_checks.h"
 #include "data/normalisation.h"
 #include "model/embedder.h"
 #include "util/atomic_file.h"
@@ -56,7 +57,20 @@ std::vector<Input> collect_inputs(const std::vector<std::string>& roots, const s
     while (std::getline(in, line))
       if (!line.empty()) inputs.push_back({line, line});
   }
-  return inputs;
+  // The names file has one line per row: a name with a line break would put rows and names out
+  // of step, so such a file is left out, named with its control characters escaped.
+  std::vector<Input> usable;
+  for (auto& input : inputs) {
+    if (input.name.find_first_of("\n\r") == std::string::npos) {
+      usable.push_back(std::move(input));
+      continue;
+    }
+    std::string shown;
+    for (char c : input.name) shown += c == '\n' ? "\\n" : c == '\r' ? "\\r" : std::string(1, c);
+    fmt::print(stderr, "warning: skipped: '{}': a line break in the name would break the names file\n", shown);
+    ++failures;
+  }
+  return usable;
 }
 
 }  // namespace
@@ -76,10 +90,10 @@ int main(int argc, char** argv) {
                                    "(default: the released model)");
   app.add_option("--arch", arch, "architecture for --model random")->capture_default_str();
   app.add_option("--seed", seed, "seed for --model random")->capture_default_str();
-  app.add_option("--batch", batch, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "images per forward pass")->capture_default_str()->check(face::cli::batch());
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     face::configure_threads(threads);

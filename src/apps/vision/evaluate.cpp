@@ -19,6 +19,7 @@
 
 #include <chrono>
 
+#include "apps/cli_checks.h"
 #include "data/normalisation.h"
 #include "eval/embedding_pass.h"
 #include "eval/embedding_table.h"
@@ -300,13 +301,13 @@ int main(int argc, char** argv) {
   app.add_option("--names", o.names, "names file for --embeddings, one image path per row (default: .npy with .txt)");
   app.add_flag("--flip", o.flip, "add the mirrored image's embedding (sum, re-normalised)");
   app.add_option("--distance", o.distance, "l2 (squared Euclidean, [0,4]) or cosine (1 - cos)")->capture_default_str();
-  app.add_option("--folds", o.folds, "folds for lists without their own (View 1, CSV)")->capture_default_str();
-  app.add_option("--far", o.far_targets, "FAR targets for VAL@FAR")->delimiter(',')->capture_default_str();
+  app.add_option("--folds", o.folds, "folds for lists without their own (View 1, CSV)")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--far", o.far_targets, "FAR targets for VAL@FAR")->delimiter(',')->capture_default_str()->check(face::cli::finite(1e-9, 1));
   app.add_option("--out", o.out, "folder for report.json, roc.csv, roc.png, scores.csv");
   app.add_option("--roc-far-scale", o.roc_scale, "FAR axis of roc.png: log or linear")->capture_default_str();
   app.add_option("--centre-crop", o.centre_crop,
                  "keep the central square of this fraction of the shorter side before resizing (unaligned crops)")
-      ->capture_default_str();
+      ->capture_default_str()->check(face::cli::finite(0, 1));
   app.add_flag("--align", o.align, "align raw images on the fly with the `align` recipe (a face not found takes the centre-crop fallback, counted)");
   app.add_option("--landmarks", o.landmarks, "with --align: outer (eye corners + nose) or inner (inner eyes + bottom lip)")
       ->capture_default_str();
@@ -314,10 +315,10 @@ int main(int argc, char** argv) {
   app.add_flag("--allow-missing", o.allow_missing, "score the pairs whose images exist; report the rest as skipped");
   app.add_option("--arch", o.arch, "architecture for --model random")->capture_default_str();
   app.add_option("--seed", o.seed, "seed for --model random")->capture_default_str();
-  app.add_option("--batch", o.batch, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch, "images per forward pass")->capture_default_str()->check(face::cli::batch());
   app.add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
-  app.add_option("--threads", o.threads, "intra-op threads (0 = all cores)")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--threads", o.threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     return run(o);
   } catch (const std::exception& e) {

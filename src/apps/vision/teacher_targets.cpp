@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "apps/cli_checks.h"
 #include "train/teacher_targets.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -27,12 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "targets file (default: PACK.teacher)");
   app.add_option("--batch", batch, "images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     face::configure_threads(threads);
     auto model = face::open_model({teacher}, face::parse_device(device_name));

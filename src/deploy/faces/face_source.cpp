@@ -36,9 +36,15 @@ LoadedFace FaceSource::load(const std::filesystem::path& path) {
   RgbImage image = read_rgb(path);  // names the file on any failure
   if (!image.conversion.empty()) face.warnings.push_back(fmt::format("'{}': {}", path.string(), image.conversion));
   if (options_.aligned) {
-    if (image.rgb.cols != image.rgb.rows)
-      face.warnings.push_back(fmt::format("'{}' is {}x{}, not a square aligned face; resized to {}x{}", path.string(),
-                                          image.rgb.cols, image.rgb.rows, options_.size, options_.size));
+    // An aligned face is the model's input size, or its recipe's (e.g. a 150 px chip for a 96 px
+    // network); anything else is a photo given as aligned, whose embedding would be a confident
+    // wrong answer.
+    int recipe_size = options_.model_recipe.empty() ? options_.size
+                                                    : align_options_from_recipe(options_.model_recipe, options_.size).size;
+    const int w = image.rgb.cols, h = image.rgb.rows;
+    if (w != h || (w != options_.size && w != recipe_size))
+      fail("'{}' is {}x{}, not an aligned {}x{} face (--aligned): drop --aligned to detect and align it", path.string(),
+           w, h, recipe_size, recipe_size);
     face.image = to_chw_tensor(image.rgb, options_.size);
     return face;
   }

@@ -1,7 +1,9 @@
 #include "deploy/gallery/gallery.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 
 #include "util/error.h"
@@ -86,9 +88,24 @@ void Gallery::read_model() {
   model_ = {meta["model_fingerprint"], std::stoll(meta["embedding_dim"]), meta["model_description"]};
 }
 
+namespace {
+
+// A name as it can be shown on one line: control characters escaped as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
+  return out;
+}
+
+}  // namespace
+
 int64_t Gallery::enroll(const std::string& name, const std::vector<std::string>& sources,
-                        const torch::Tensor& embeddings) {
+                        const torch::Tensor& embeddings, std::vector<std::string>* duplicates) {
   if (name.empty()) fail("gallery '{}': a person needs a non-empty name", path().string());
+  // `identify list` and every line-based output would fall out of step on a newline or tab.
+  if (printable(name) != name)
+    fail("gallery '{}': the name '{}' holds a control character (newline, tab, ...): refused", path().string(),
+         printable(name));
   if (embeddings.dim() != 2 || embeddings.size(1) != model_.embedding_dim ||
       embeddings.size(0) != static_cast<int64_t>(sources.size()))
     fail("gallery '{}': '{}': {}-d embeddings of {} rows for {} images (expected {}-d, one per image)", path().string(),
@@ -106,10 +123,30 @@ int64_t Gallery::enroll(const std::string& name, const std::vector<std::string>&
     add.bind(1, name).bind(2, utc_timestamp()).run();
     person = sqlite3_last_insert_rowid(db_->handle());
   }
-  Statement insert(*db_, "INSERT INTO embeddings(person_id, source, vector) VALUES(?, ?, ?)");
+  // The same image enrolled twice for one person would count twice in every search: an embedding
+  // equal to one the person already has (the same image through the same model) is not stored.
   const size_t bytes = static_cast<size_t>(model_.embedding_dim) * sizeof(float);
-  for (size_t i = 0; i < sources.size(); ++i)
-    insert.bind(1, person).bind(2, sources[i]).bind_blob(3, rows[static_cast<int64_t>(i)].data_ptr<float>(), bytes).run();
+  std::vector<torch::Tensor> kept;
+  Statement existing(*db_, "SELECT vector FROM embeddings WHERE person_id = ?");
+  existing.bind(1, person);
+  while (existing.step()) {
+    auto blob = existing.blob(0);
+    if (blob.size() == bytes)
+      kept.push_back(torch::from_blob(const_cast<char*>(blob.data()), {model_.embedding_dim}, torch::kFloat32).clone());
+  }
+  Statement insert(*db_, "INSERT INTO embeddings(person_id, source, vector) VALUES(?, ?, ?)");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    torch::Tensor row = rows[static_cast<int64_t>(i)];
+    bool seen = std::any_of(kept.begin(), kept.end(), [&](const torch::Tensor& k) {
+      return (k - row).abs().max().item<float>() <= 1e-6f;
+    });
+    if (seen) {
+      if (duplicates) duplicates->push_back(sources[i]);
+      continue;
+    }
+    kept.push_back(row);
+    insert.bind(1, person).bind(2, sources[i]).bind_blob(3, row.data_ptr<float>(), bytes).run();
+  }
   Statement count(*db_, "SELECT COUNT(*) FROM embeddings WHERE person_id = ?");
   count.bind(1, person);
   count.step();

@@ -59,8 +59,11 @@ class Gallery {
   const std::filesystem::path& path() const { return db_->path(); }
 
   // Adds `embeddings` (n, D) of images `sources` to person `name` (created when new), in one
-  // transaction. Returns the person's image count afterwards.
-  int64_t enroll(const std::string& name, const std::vector<std::string>& sources, const torch::Tensor& embeddings);
+  // transaction. Returns the person's image count afterwards. A name with a control character
+  // (newline, tab) is refused; an embedding equal to one the person already has (the same image
+  // again) is not stored, and its source is appended to `duplicates` when given.
+  int64_t enroll(const std::string& name, const std::vector<std::string>& sources, const torch::Tensor& embeddings,
+                 std::vector<std::string>* duplicates = nullptr);
   bool contains(const std::string& name);
   bool remove(const std::string& name);  // false when there is no such person
   std::vector<PersonSummary> list();
