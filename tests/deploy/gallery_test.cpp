@@ -120,7 +120,7 @@ TEST(Gallery, RefusesLineBreakingNamesAndKeepsARepeatedImageOnce) {
   test::TempDir dir;
   auto e = unit_rows(3, 4, 2);
   Gallery g(dir / "g.db", model_a());
-  for (std::string bad : {"eve\nmallory", "tab\there", std::string("nul\0x", 5)}) {
+  for (const std::string& bad : std::vector<std::string>{"eve\nmallory", "tab\there", std::string("nul\0x", 5)}) {
     try {
       g.enroll(bad, {"x.jpg"}, e.slice(0, 0, 1));
       ADD_FAILURE() << "a name with a control character was enrolled";
