@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "deploy/faces/face_source.h"
@@ -279,4 +280,28 @@ TEST(Verify, AlignedInputOfTheWrongSizeIsRefused) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("photo.png"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not an aligned 96x96 face"), std::string::npos) << r.output;
+}
+
+TEST(Identify, QueryWithJsonPrintsJsonOnErrorsToo) {
+  test::TempDir dir;
+  auto model = test::model_file(1);
+  auto g = dir / "g.db";
+  test::write_face(dir / "a.png", 1);
+  ASSERT_EQ(test::run_command(identify(g, model, "enroll alice " + q(dir / "a.png"))).status, 0);
+  // stdout alone: the message on stderr is for people, the JSON on stdout for programs.
+  auto r = test::run_command("(" + identify(g, model, "query " + q(dir / "missing.png") + " --json") + " 2>/dev/null)");
+  EXPECT_EQ(r.status, 2);
+  auto json = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << "not JSON: " << r.output;
+  EXPECT_NE(json.value("error", "").find("missing.png"), std::string::npos) << r.output;
+}
+
+TEST(Trainer, AFolderGivenAsThePackGetsTheRightAdvice) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "aligned");
+  auto r = test::run_command(fmt::format("{} --config {} --set data.pack={}", test::tool("trainer").string(),
+                                         q(test::source_dir() / "configs/smoke.yaml"), q(dir / "aligned")));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("`pack " + (dir / "aligned").string() + " FILE.pack`"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("--out"), std::string::npos) << r.output;
 }
