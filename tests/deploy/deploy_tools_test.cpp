@@ -289,7 +289,7 @@ TEST(Identify, QueryWithJsonPrintsJsonOnErrorsToo) {
   test::write_face(dir / "a.png", 1);
   ASSERT_EQ(test::run_command(identify(g, model, "enroll alice " + q(dir / "a.png"))).status, 0);
   // stdout alone: the message on stderr is for people, the JSON on stdout for programs.
-  auto r = test::run_command("(" + identify(g, model, "query " + q(dir / "missing.png") + " --json") + " 2>/dev/null)");
+  auto r = test::run_command("(" + identify(g, model, "query " + q(dir / "missing.png") + " --json --threshold 0.5") + " 2>/dev/null)");
   EXPECT_EQ(r.status, 2);
   auto json = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_FALSE(json.is_discarded()) << "not JSON: " << r.output;
