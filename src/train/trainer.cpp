@@ -137,6 +137,7 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
 
   // Data on the device as uint8; converted per batch.
   images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
+  nan_ = torch::full({}, std::nan(""), torch::TensorOptions().device(device_));
   labels_ = pack_.labels.to(device_);
 
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
@@ -348,12 +349,11 @@ void Trainer::step() {
     auto safe = count.clamp_min(1);
     auto margins = triplet_margins(d, config_.loss.margin);
     const int64_t b = d.size(0);
-    auto none = torch::full({}, std::nan(""), d.options());
+    if (!distill.total.defined()) distill.direct = distill.relational = nan_;  // logged as null
     last_ = {loss.detach(), count, (mask & (margins > 0)).sum() / safe,
              (d.unsqueeze(2) * mask).sum() / safe, (d.unsqueeze(1) * mask).sum() / safe,
              d.clamp_min(0).sqrt().sum() / static_cast<double>(b * (b - 1)), triplet.detach(),
-             distill.total.defined() ? distill.direct.detach() : none,
-             distill.total.defined() ? distill.relational.detach() : none};
+             distill.direct.detach(), distill.relational.detach()};
   }
 
   // The one host sync of the step: apply the update only with triplets and finite values.
@@ -362,10 +362,9 @@ void Trainer::step() {
     if (p.grad().defined()) grads.push_back(p.grad());
   auto finite = torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.isfinite();
   // A step teaches when it mined triplets (and the triplet loss counts) or distils.
-  auto teaches = config_.loss.triplet_weight > 0 ? (last_.triplets > 0) : torch::zeros({}, torch::kBool).to(device_);
-  if (distill.total.defined()) teaches = torch::ones({}, torch::kBool).to(device_);
-  auto flags = torch::stack({teaches, finite}).cpu();
-  bool usable = flags[0].item<bool>(), ok = flags[1].item<bool>();
+  auto flags = torch::stack({last_.triplets > 0, finite}).cpu();
+  bool usable = distill.total.defined() || (config_.loss.triplet_weight > 0 && flags[0].item<bool>());
+  bool ok = flags[1].item<bool>();
   if (dist_) {  // every rank takes the same decision: update if any rank mined, unless any is non-finite
     auto votes = dist_->sum_over_ranks({double(usable), double(ok), double(g_stop.load())});
     usable = votes[0] > 0, ok = votes[1] == world_size(), global_stop_ = votes[2] > 0;

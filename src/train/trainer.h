@@ -119,6 +119,7 @@ class Trainer {
   torch::Tensor images_, labels_;          // on the device when data.on_device
   // Distillation: centred teacher targets of the pack's images, and the unlabelled faces with theirs.
   torch::Tensor targets_, unlabelled_images_, unlabelled_targets_;
+  torch::Tensor nan_;  // telemetry of a term the recipe does not use (logged as null)
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
   std::vector<int64_t> sampler_labels_;    // labels of train_images_
   struct Pair { int64_t first, second; bool same; };

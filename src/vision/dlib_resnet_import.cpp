@@ -164,11 +164,7 @@ class DlibResNetEmbedder : public Embedder {
     model_->eval();
     use_channels_last(*model_);
     fingerprint_ = weights_fingerprint(*model_);
-    AlignOptions chip;
-    chip.templ = AlignTemplate::dlib_chip;
-    chip.size = kDlibChipSize;
-    chip.chip_padding = kDlibChipPadding;
-    recipe_ = chip.recipe();
+    recipe_ = dlib_resnet_align_options().recipe();
   }
   torch::Tensor embed(const torch::Tensor& images) override {
     torch::InferenceMode inference;
@@ -194,6 +190,14 @@ class DlibResNetEmbedder : public Embedder {
 };
 
 }  // namespace
+
+AlignOptions dlib_resnet_align_options() {
+  AlignOptions chip;
+  chip.templ = AlignTemplate::dlib_chip;
+  chip.size = kDlibChipSize;
+  chip.chip_padding = kDlibChipPadding;
+  return chip;
+}
 
 std::unique_ptr<Embedder> dlib_resnet_embedder(const fs::path& dat, const torch::Device& device) {
   return std::make_unique<DlibResNetEmbedder>(import_dlib_resnet(dat), device, "dlib-resnet " + dat.string());

@@ -20,6 +20,7 @@
 
 #include "model/dlib_resnet.h"
 #include "model/embedder.h"
+#include "vision/face_aligner.h"
 
 namespace face {
 
@@ -32,6 +33,9 @@ std::filesystem::path find_dlib_resnet_file(const std::string& explicit_path = "
 
 // Reads `dat` with dlib's deserializer and copies its weights; face::Error naming the file.
 DlibResNet import_dlib_resnet(const std::filesystem::path& dat);
+
+// The alignment recipe of the teacher's input: dlib's face chip, 150 px, padding 0.25.
+AlignOptions dlib_resnet_align_options();
 
 // The teacher as an Embedder (uint8 150x150 dlib chips in; metadata align_recipe, input_size).
 std::unique_ptr<Embedder> dlib_resnet_embedder(const std::filesystem::path& dat, const torch::Device& device);

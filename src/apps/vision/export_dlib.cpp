@@ -35,13 +35,9 @@ int main(int argc, char** argv) {
     auto file = face::find_dlib_resnet_file(dat);
     face::DlibResNet model = face::import_dlib_resnet(file);
     if (!report.empty()) threshold = face::threshold_from_report(report, face::weights_fingerprint(*model));
-    face::AlignOptions chip;
-    chip.templ = face::AlignTemplate::dlib_chip;
-    chip.size = face::kDlibChipSize;
-    chip.chip_padding = face::kDlibChipPadding;
     face::ExportOptions options;
     options.threshold = threshold;
-    options.align_recipe = chip.recipe();
+    options.align_recipe = face::dlib_resnet_align_options().recipe();
     options.training_run = "dlib " + file.filename().string() + " " + face::file_fingerprint(file);
     options.source = file.string();
     auto metadata = face::export_network(
