@@ -19,7 +19,7 @@ done
 
 # --- system packages (Debian) --------------------------------------------------------------
 apt_pkgs=(cmake g++ make python3-venv libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev
-          nlohmann-json3-dev libsqlite3-dev libgloo-dev ccache)  # libgloo-dev: headers for distributed CPU training
+          nlohmann-json3-dev libsqlite3-dev libgloo-dev ccache libtcmalloc-minimal4)  # libgloo-dev: headers for distributed CPU training
 # libopenblas0-pthread: dlib (and OpenCV) otherwise run on Debian's reference BLAS, ~16x slower.
 [ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data libfaiss-dev libopenblas0-pthread libjpeg-dev)
 missing=()

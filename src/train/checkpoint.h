@@ -10,6 +10,8 @@
 //   "config_fingerprint"   TrainConfig::fingerprint(): a resume must use the same recipe
 //   "best_score", "nonfinite_total", "empty_batches"   bookkeeping that telemetry continues
 //   "run_info"             run_info_json() at writing time
+//   "class_centres"        the (classes, D) centres of a cosface/arcface run: trained state, but
+//                          not the model's (exports and model readers ignore it)
 //   "world_size", "rank_samplers", "rank_rng_cpu", "rank_rng_cuda"   distributed runs only
 //                          (train/distributed.h): every rank's sampler and generators, index =
 //                          rank; rank 0's are also the single-process entries above
@@ -40,14 +42,18 @@ struct CheckpointState {
   std::vector<torch::Tensor> rank_rng_cpu, rank_rng_cuda;
 };
 
-// Writes model, optimiser, state and the generators of `device` atomically to `path`.
+// Writes model, optimiser, state, the generators of `device` and the class centres (when
+// defined) atomically to `path`.
 void save_checkpoint(const std::filesystem::path& path, Nn4& model, const torch::optim::Optimizer& optimiser,
-                     const CheckpointState& state, const torch::Device& device);
+                     const CheckpointState& state, const torch::Device& device,
+                     const torch::Tensor& class_centres = {});
 
-// Restores model weights, optimiser state and the generators (onto `device`); returns the state.
-// Fails (face::Error naming the file) when it is damaged or `expected_fingerprint` differs.
+// Restores model weights, optimiser state, the generators (onto `device`) and, when defined,
+// `class_centres` in place; returns the state. Fails (face::Error naming the file) when it is
+// damaged, `expected_fingerprint` differs, or the centres are missing or of another shape.
 CheckpointState load_checkpoint(const std::filesystem::path& path, Nn4& model, torch::optim::Optimizer& optimiser,
-                                const torch::Device& device, const std::string& expected_fingerprint);
+                                const torch::Device& device, const std::string& expected_fingerprint,
+                                const torch::Tensor& class_centres = {});
 
 // Reads only the state entries, verifying that the whole archive loads (used to pick one to resume).
 CheckpointState read_checkpoint_state(const std::filesystem::path& path);

@@ -24,7 +24,15 @@ struct Field {
   bool recipe;  // changes what is computed
   std::function<void(const YAML::Node&, const std::string& where)> set;
   std::function<YAML::Node()> get;
+  // Keys added after runs were made enter the fingerprint only when set away from their default,
+  // so checkpoints of older recipes still resume.
+  bool hashed_at_default = true;
 };
+
+Field since_defaults(Field f) {
+  f.hashed_at_default = false;
+  return f;
+}
 
 template <class T>
 T convert(const YAML::Node& node, const std::string& key, const std::string& where, const char* kind) {
@@ -104,8 +112,20 @@ std::vector<Field> schema(TrainConfig& c) {
            "the teacher's embeddings of data.unlabelled_pack (default: its path + '.teacher')"),
       number<int64_t>("data.unlabelled_per_batch", c.data.unlabelled_per_batch, 0, 100000, true,
                       "unlabelled faces added to every P x K batch"),
+      since_defaults(text("loss.name", c.loss.name, {"triplet", "cosface", "arcface"}, true,
+                          "identity loss: triplet (FaceNet), cosface or arcface (margin softmax)")),
       number("loss.margin", c.loss.margin, 1e-6, 4.0, true, "triplet margin alpha"),
       number("loss.triplet_weight", c.loss.triplet_weight, 0.0, 1000.0, true, "weight of the triplet loss (0: off)"),
+      since_defaults(number("loss.softmax.scale", c.loss.softmax.scale, 1.0, 1000.0, true,
+                            "cosface/arcface: logit scale s")),
+      since_defaults(number("loss.softmax.weight", c.loss.softmax.weight, 0.0, 1000.0, true,
+                            "cosface/arcface: weight of the margin-softmax term (0: off)")),
+      since_defaults(number("loss.cosface.margin", c.loss.cosface.margin, 0.0, 1.0, true,
+                            "cosface: margin m subtracted from the target cosine")),
+      since_defaults(number("loss.arcface.margin", c.loss.arcface.margin, 0.0, 1.5, true,
+                            "arcface: margin m added to the target angle (radians)")),
+      since_defaults(flag("loss.arcface.easy_margin", c.loss.arcface.easy_margin, true,
+                          "arcface: apply the margin only where the target cosine is positive")),
       number("loss.distill.weight", c.loss.distill.weight, 0.0, 1000.0, true,
              "weight of the distillation loss (0: off; needs teacher targets)"),
       number("loss.distill.direct_weight", c.loss.distill.direct_weight, 0.0, 1000.0, true,
@@ -199,8 +219,10 @@ void check_rules(const TrainConfig& c) {
   if (d != "cpu" && d != "cuda" && d.rfind("cuda:", 0) != 0)
     fail("config: 'runtime.device' must be cpu, cuda or cuda:N, got '{}'", d);
   if (c.runtime.precision == "bf16" && d == "cpu") fail("config: 'runtime.precision' bf16 needs a CUDA device");
-  if (c.loss.triplet_weight == 0 && c.loss.distill.weight == 0)
-    fail("config: 'loss.triplet_weight' and 'loss.distill.weight' are both 0: nothing to learn from");
+  const bool softmax = c.loss.margin_softmax();
+  if ((softmax ? c.loss.softmax.weight : c.loss.triplet_weight) == 0 && c.loss.distill.weight == 0)
+    fail("config: 'loss.{}' and 'loss.distill.weight' are both 0: nothing to learn from",
+         softmax ? "softmax.weight" : "triplet_weight");
   if (c.loss.distill.weight > 0 && c.loss.distill.direct_weight == 0 && c.loss.distill.relational_weight == 0)
     fail("config: 'loss.distill.weight' is set but both of its terms have weight 0");
   if (c.data.unlabelled_pack.empty() != (c.data.unlabelled_per_batch == 0))
@@ -283,13 +305,19 @@ std::string TrainConfig::to_yaml() const {
 }
 
 std::string TrainConfig::fingerprint() const {
-  TrainConfig copy = *this;
+  TrainConfig copy = *this, defaults;
+  auto default_fields = schema(defaults);
+  auto emit = [](const Field& f) {
+    YAML::Emitter out;
+    out << f.get();
+    return std::string(out.c_str());
+  };
   Fnv1a hash;
   for (const auto& f : schema(copy)) {
     if (!f.recipe) continue;
-    YAML::Emitter out;
-    out << f.get();
-    hash.update(f.key).update("=").update(out.c_str()).update("\n");
+    auto value = emit(f);
+    if (!f.hashed_at_default && value == emit(*find_field(default_fields, f.key))) continue;
+    hash.update(f.key).update("=").update(value).update("\n");
   }
   return hash.hex();
 }

@@ -49,10 +49,26 @@ struct DistillConfig {
   double direct_weight = 1;      // cosine to the centred teacher vector
   double relational_weight = 1;  // batch similarity matrix against the teacher's
 };
+struct SoftmaxConfig {            // loss.name cosface | arcface (train/margin_softmax_loss.h)
+  double scale = 30;              // s
+  double weight = 1;              // of the margin-softmax term (0: distillation only)
+};
+struct CosFaceConfig {
+  double margin = 0.35;           // subtracted from the target cosine
+};
+struct ArcFaceConfig {
+  double margin = 0.5;            // added to the target angle (radians)
+  bool easy_margin = false;       // margin only where the target cosine is positive
+};
 struct LossConfig {
+  std::string name = "triplet";  // the identity loss: triplet | cosface | arcface
   double margin = 0.2;          // FaceNet's alpha
   double triplet_weight = 1;    // 0: distillation only
+  SoftmaxConfig softmax;
+  CosFaceConfig cosface;
+  ArcFaceConfig arcface;
   DistillConfig distill;        // train/distillation_loss.h
+  bool margin_softmax() const { return name != "triplet"; }
 };
 struct MiningConfig {
   std::string strategy = "semihard";  // semihard | hard | batch_all | margin

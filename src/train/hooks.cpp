@@ -32,7 +32,8 @@ void TelemetryHook::before_train(Trainer& t) {
 void TelemetryHook::after_step(Trainer& t) {
   const auto& s = t.last_step();
   auto values = torch::stack({s.loss, s.triplets, s.active, s.d_ap, s.d_an, s.spread, s.triplet_loss,
-                              s.distill_direct, s.distill_relational})
+                              s.distill_direct, s.distill_relational, s.softmax_loss, s.target_cosine,
+                              s.target_angle, s.train_accuracy})
                     .to(torch::kFloat64);
   sums_ = sums_.defined() ? sums_ + values : values;  // stays on the device
   ++window_steps_;
@@ -51,12 +52,16 @@ void TelemetryHook::after_step(Trainer& t) {
       "{{\"kind\": \"train\", \"step\": {}, \"epoch\": {}, \"loss\": {}, \"triplets\": {}, \"active_fraction\": {}, "
       "\"d_ap\": {}, \"d_an\": {}, \"embedding_spread\": {}, \"lr\": {}, \"images_per_s\": {}, \"host_memory_mb\": {}, "
       "\"device_memory_mb\": {}, \"nonfinite_total\": {}, \"empty_batches\": {}, \"triplet_loss\": {}, "
-      "\"distill_direct\": {}, \"distill_relational\": {}}}",
+      "\"distill_direct\": {}, \"distill_relational\": {}, \"softmax_loss\": {}, \"target_cosine\": {}, "
+      "\"target_angle_deg\": {}, \"train_accuracy\": {}}}",
       st.step, st.epoch, num(m[0]), num(m[1]), num(m[2]), num(m[3]), num(m[4]), num(m[5]), num(t.lr()), num(rate),
       num(resident_memory_mb()), num(t.device().is_cuda() ? device_memory_in_use_mb() : -1), st.nonfinite_total,
-      st.empty_batches, num(m[6]), num(m[7]), num(m[8])));
-  auto note = fmt::format("loss {:.4f} triplets {:.0f} active {:.2f} spread {:.3f} lr {:.2e} {:.1f} img/s", m[0],
-                          m[1], m[2], m[5], t.lr(), rate);
+      st.empty_batches, num(m[6]), num(m[7]), num(m[8]), num(m[9]), num(m[10]), num(m[11]), num(m[12])));
+  auto note = t.config().loss.margin_softmax()
+                  ? fmt::format("loss {:.4f} {} {:.4f} cos {:.3f} angle {:.1f} acc {:.2f} spread {:.3f} lr {:.2e} "
+                                "{:.1f} img/s", m[0], t.config().loss.name, m[9], m[10], m[11], m[12], m[5], t.lr(), rate)
+                  : fmt::format("loss {:.4f} triplets {:.0f} active {:.2f} spread {:.3f} lr {:.2e} {:.1f} img/s", m[0],
+                                m[1], m[2], m[5], t.lr(), rate);
   if (t.distilling()) note += fmt::format(" distill {:.4f}/{:.4f}", m[7], m[8]);
   if (progress_)
     progress_->advance(1, note);

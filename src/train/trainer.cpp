@@ -24,6 +24,7 @@
 #include "train/distillation_loss.h"
 #include "train/distributed.h"
 #include "train/hooks.h"
+#include "train/margin_softmax_loss.h"
 #include "train/optimiser.h"
 #include "train/teacher_targets.h"
 #include "train/triplet_loss.h"
@@ -68,6 +69,12 @@ torch::Tensor model_input(const torch::Tensor& images) {
 }
 
 uint64_t below(std::mt19937_64& engine, uint64_t n) { return engine() % n; }  // n is small: bias negligible
+
+// Mean distance between different rows, from a (B, B) squared-distance matrix: a collapse shows as 0.
+torch::Tensor embedding_spread(const torch::Tensor& d) {
+  const int64_t b = d.size(0);
+  return d.clamp_min(0).sqrt().sum() / static_cast<double>(b * std::max<int64_t>(1, b - 1));
+}
 
 }  // namespace
 
@@ -143,7 +150,8 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
   model_->to(device_);
   if (config_.runtime.channels_last) use_channels_last(*model_);
-  optimiser_ = make_optimiser(config_.optimiser, model_->parameters());
+  if (config_.loss.margin_softmax()) make_class_centres(split.train);
+  optimiser_ = make_optimiser(config_.optimiser, trained_parameters());
 
   int64_t per_epoch = (sampler_->eligible_identities() + config_.data.p - 1) / config_.data.p;
   total_steps_ = config_.length.steps > 0
@@ -154,10 +162,10 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   resume_or_start(options);
   if (dist_) {
     // Every rank starts from rank 0's weights and statistics; gradients are averaged from here on.
-    auto tensors = model_->parameters();
+    auto tensors = trained_parameters();
     for (auto& b : model_->buffers()) tensors.push_back(b);
     dist_->broadcast(tensors);
-    reducer_ = std::make_unique<GradientReducer>(*dist_, model_->parameters(), config_.distributed.bucket_mb);
+    reducer_ = std::make_unique<GradientReducer>(*dist_, trained_parameters(), config_.distributed.bucket_mb);
     if (is_main())
       fmt::print("distributed: {} ranks ({}), {} gradient buckets, mining {}\n", dist_->world_size(),
                  dist_->backend_name(), reducer_->buckets(), config_.distributed.mine_global ? "global" : "per rank");
@@ -202,7 +210,7 @@ void Trainer::resume_or_start(const TrainerOptions& options) {
          run_dir_.string());
   }
   if (!from) return;
-  state_ = load_checkpoint(*from, model_, *optimiser_, device_, state_.config_fingerprint);
+  state_ = load_checkpoint(*from, model_, *optimiser_, device_, state_.config_fingerprint, class_centres_);
   sampler_->restore(state_.sampler);
   start_step_ = state_.step;
   restore_rank_streams();
@@ -324,46 +332,37 @@ void Trainer::step() {
                                  config_.loss.distill.relational_weight});
     embeddings = embeddings.slice(0, 0, labels.size(0));  // the triplet loss sees labelled faces only
   }
+  // The identity term on the labelled rows: FaceNet's mined triplets, or a margin softmax.
+  torch::Tensor loss;
   double loss_scale = 1;  // distributed global mining: see gather_batch
-  if (dist_ && config_.distributed.mine_global) {
-    auto global = gather_batch(*dist_, embeddings, labels);
-    embeddings = global.embeddings, labels = global.labels, loss_scale = global.loss_scale;
+  const double identity_weight = config_.loss.margin_softmax() ? config_.loss.softmax.weight : config_.loss.triplet_weight;
+  if (config_.loss.margin_softmax()) {
+    loss = margin_softmax_term(embeddings, labels);
+  } else {
+    if (dist_ && config_.distributed.mine_global) {
+      auto global = gather_batch(*dist_, embeddings, labels);
+      embeddings = global.embeddings, labels = global.labels, loss_scale = global.loss_scale;
+    }
+    loss = triplet_term(embeddings, labels);
   }
-  auto distances = squared_distances(embeddings);
-  auto d = distances.detach();
-  auto mask = mine_triplets(d, labels, miner_);
-  auto triplet = triplet_loss_from_distances(
-      distances, mask, {config_.loss.margin, /*average_over_active=*/config_.mining.strategy == "batch_all"});
-  // Without distillation and at weight 1 the loss is the triplet loss itself (bit for bit as before).
-  const double tw = config_.loss.triplet_weight;
-  torch::Tensor loss = tw == 1 ? triplet : triplet * tw;
-  if (distill.total.defined()) loss = tw == 0 ? distill.total : loss + distill.total;
+  // Without distillation and at weight 1 the loss is the identity term itself (bit for bit as before).
+  if (identity_weight != 1) loss = loss * identity_weight;
+  if (distill.total.defined()) loss = identity_weight == 0 ? distill.total : loss + distill.total;
   optimiser_->zero_grad();
   (loss_scale == 1 ? loss : loss * loss_scale).backward();
   if (reducer_) reducer_->finish();  // gradients averaged over ranks
-
-  // Telemetry, all on the device.
-  {
-    torch::NoGradGuard no_grad;
-    auto count = mask.sum().to(torch::kFloat32);
-    auto safe = count.clamp_min(1);
-    auto margins = triplet_margins(d, config_.loss.margin);
-    const int64_t b = d.size(0);
-    if (!distill.total.defined()) distill.direct = distill.relational = nan_;  // logged as null
-    last_ = {loss.detach(), count, (mask & (margins > 0)).sum() / safe,
-             (d.unsqueeze(2) * mask).sum() / safe, (d.unsqueeze(1) * mask).sum() / safe,
-             d.clamp_min(0).sqrt().sum() / static_cast<double>(b * (b - 1)), triplet.detach(),
-             distill.direct.detach(), distill.relational.detach()};
-  }
+  last_.loss = loss.detach();
+  if (!distill.total.defined()) distill.direct = distill.relational = nan_;  // logged as null
+  last_.distill_direct = distill.direct.detach(), last_.distill_relational = distill.relational.detach();
 
   // The one host sync of the step: apply the update only with triplets and finite values.
   std::vector<torch::Tensor> grads;
-  for (auto& p : model_->parameters())
+  for (auto& p : trained_parameters())
     if (p.grad().defined()) grads.push_back(p.grad());
   auto finite = torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.isfinite();
-  // A step teaches when it mined triplets (and the triplet loss counts) or distils.
-  auto flags = torch::stack({last_.triplets > 0, finite}).cpu();
-  bool usable = distill.total.defined() || (config_.loss.triplet_weight > 0 && flags[0].item<bool>());
+  // A step teaches when it distils, classifies, or mined triplets (and the triplet loss counts).
+  auto flags = torch::stack({config_.loss.margin_softmax() ? finite : last_.triplets > 0, finite}).cpu();
+  bool usable = distill.total.defined() || (identity_weight > 0 && flags[0].item<bool>());
   bool ok = flags[1].item<bool>();
   if (dist_) {  // every rank takes the same decision: update if any rank mined, unless any is non-finite
     auto votes = dist_->sum_over_ranks({double(usable), double(ok), double(g_stop.load())});
@@ -383,6 +382,50 @@ void Trainer::step() {
   }
   ++state_.step;
   state_.epoch = sampler_->epoch();
+}
+
+// FaceNet's triplet loss over the triplets mined in the batch (unweighted); fills the triplet telemetry.
+torch::Tensor Trainer::triplet_term(const torch::Tensor& embeddings, const torch::Tensor& labels) {
+  auto distances = squared_distances(embeddings);
+  auto d = distances.detach();
+  auto mask = mine_triplets(d, labels, miner_);
+  auto triplet = triplet_loss_from_distances(
+      distances, mask, {config_.loss.margin, /*average_over_active=*/config_.mining.strategy == "batch_all"});
+  torch::NoGradGuard no_grad;
+  auto count = mask.sum().to(torch::kFloat32);
+  auto safe = count.clamp_min(1);
+  auto margins = triplet_margins(d, config_.loss.margin);
+  last_.triplets = count;
+  last_.active = (mask & (margins > 0)).sum() / safe;
+  last_.d_ap = (d.unsqueeze(2) * mask).sum() / safe;
+  last_.d_an = (d.unsqueeze(1) * mask).sum() / safe;
+  last_.spread = embedding_spread(d);
+  last_.triplet_loss = triplet.detach();
+  last_.softmax_loss = last_.target_cosine = last_.target_angle = last_.train_accuracy = nan_;
+  return triplet;
+}
+
+// CosFace or ArcFace against the class centres of the training identities (unweighted); fills
+// the margin-softmax telemetry.
+torch::Tensor Trainer::margin_softmax_term(const torch::Tensor& embeddings, const torch::Tensor& labels) {
+  const auto& l = config_.loss;
+  const bool arc = l.name == "arcface";
+  auto terms = margin_softmax_loss(embeddings, class_centres_, class_of_label_.index_select(0, labels),
+                                   {margin_kind(l.name), arc ? l.arcface.margin : l.cosface.margin, l.softmax.scale,
+                                    arc && l.arcface.easy_margin});
+  torch::NoGradGuard no_grad;
+  last_.triplets = last_.active = last_.d_ap = last_.d_an = last_.triplet_loss = nan_;
+  last_.spread = embedding_spread(squared_distances(embeddings.detach()));
+  last_.softmax_loss = terms.loss.detach();
+  last_.target_cosine = terms.target_cosine, last_.target_angle = terms.target_angle;
+  last_.train_accuracy = terms.accuracy;
+  return terms.loss;
+}
+
+std::vector<torch::Tensor> Trainer::trained_parameters() {
+  auto parameters = model_->parameters();
+  if (class_centres_.defined()) parameters.push_back(class_centres_);
+  return parameters;
 }
 
 // Rows `indices` of the uint8 `images` (host), embedded in eval mode.
@@ -477,7 +520,7 @@ void Trainer::save(const fs::path& path) {
   state_.sampler = sampler_->state();
   state_.world_size = world_size();
   state_.rank_samplers.clear(), state_.rank_rng_cpu.clear(), state_.rank_rng_cuda.clear();
-  save_checkpoint(path, model_, *optimiser_, state_, device_);
+  save_checkpoint(path, model_, *optimiser_, state_, device_, class_centres_);
 }
 
 void Trainer::checkpoint(const fs::path& path) {
@@ -508,7 +551,7 @@ void Trainer::checkpoint(const fs::path& path) {
     state_.rank_rng_cpu.push_back(tensor(cpu[r]));
     if (device_.is_cuda()) state_.rank_rng_cuda.push_back(tensor(cuda[r]));
   }
-  save_checkpoint(path, model_, *optimiser_, state_, device_);
+  save_checkpoint(path, model_, *optimiser_, state_, device_, class_centres_);
   state_.rank_samplers.clear(), state_.rank_rng_cpu.clear(), state_.rank_rng_cuda.clear();
 }
 
@@ -554,6 +597,24 @@ void Trainer::load_distillation_targets(const std::vector<int64_t>& train_images
   } catch (const Error& err) {
     fail("distillation (loss.distill.weight {}): {}", config_.loss.distill.weight, err.what());
   }
+}
+
+// ---- margin softmax ---------------------------------------------------------------------------
+
+// Every training identity gets a class (in label order); held-out identities get none (-1), so
+// validation never sees a centre fitted to its own images.
+void Trainer::make_class_centres(const std::vector<int64_t>& train_images) {
+  const auto* labels = pack_.labels.data_ptr<int64_t>();
+  std::vector<int64_t> class_of(pack_.identities.size(), -1);
+  for (auto i : train_images) class_of[labels[i]] = 0;
+  int64_t classes = 0;
+  for (auto& c : class_of)
+    if (c == 0) c = classes++;
+  class_of_label_ = torch::tensor(class_of, torch::kLong).to(device_);
+  class_centres_ = initial_class_centres(classes, config_.model.embedding_dim, device_);
+  if (is_main())
+    fmt::print("{}: {} class centres (training identities) x {}\n", config_.loss.name, classes,
+               config_.model.embedding_dim);
 }
 
 // ---- LFW View 1 ----------------------------------------------------------------------------

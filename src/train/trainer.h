@@ -44,9 +44,12 @@ struct TrainerOptions {
 };
 
 // Device scalars of the last step (read only when logging, so they cost no sync).
+// Terms of the other identity loss are NaN (logged as null).
 struct StepTelemetry {
-  torch::Tensor loss, triplets, active, d_ap, d_an, spread;
-  torch::Tensor triplet_loss, distill_direct, distill_relational;  // the loss's terms, unweighted
+  torch::Tensor loss, spread;
+  torch::Tensor triplets, active, d_ap, d_an, triplet_loss;                   // triplet loss
+  torch::Tensor softmax_loss, target_cosine, target_angle, train_accuracy;  // cosface / arcface
+  torch::Tensor distill_direct, distill_relational;                         // distillation, unweighted
 };
 
 struct EvaluationResult {
@@ -103,6 +106,10 @@ class Trainer {
 
  private:
   void step();
+  torch::Tensor triplet_term(const torch::Tensor& embeddings, const torch::Tensor& labels);
+  torch::Tensor margin_softmax_term(const torch::Tensor& embeddings, const torch::Tensor& labels);
+  void make_class_centres(const std::vector<int64_t>& train_images);
+  std::vector<torch::Tensor> trained_parameters();  // the model's, and the class centres when classifying
   void resume_or_start(const TrainerOptions& options);
   void tidy_run_dir_for_resume(const std::filesystem::path& checkpoint);
   torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& indices);
@@ -119,6 +126,8 @@ class Trainer {
   torch::Tensor images_, labels_;          // on the device when data.on_device
   // Distillation: centred teacher targets of the pack's images, and the unlabelled faces with theirs.
   torch::Tensor targets_, unlabelled_images_, unlabelled_targets_;
+  // Margin softmax: pack label -> class (-1: held out), and the (classes, D) centres being learned.
+  torch::Tensor class_of_label_, class_centres_;
   torch::Tensor nan_;  // telemetry of a term the recipe does not use (logged as null)
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
   std::vector<int64_t> sampler_labels_;    // labels of train_images_

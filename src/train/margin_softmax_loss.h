@@ -1,0 +1,57 @@
+// margin_softmax_loss.h: CosFace and ArcFace, the margin-softmax alternative to the triplet loss.
+//
+// The embedding is trained as a classifier over the training identities. Identity c owns a
+// learned centre w_c (row c of the class-centre matrix W, classes x D, held by the trainer and
+// checkpointed with the run, never exported). With unit embeddings x and unit centres,
+// cos(theta_c) = <x, w_c / |w_c|>; the true identity y's logit is penalised by a margin, every
+// logit is multiplied by the scale s, and softmax cross-entropy follows:
+//
+//   CosFace (Wang et al. 2018)   logit_y = s (cos(theta_y) - m)          m ~ 0.35 (a cosine)
+//   ArcFace (Deng et al. 2019)   logit_y = s cos(theta_y + m)            m ~ 0.5  (radians)
+//   other classes                logit_c = s cos(theta_c)
+//
+// ArcFace's cos(theta + m) is not monotonic once theta + m passes pi, so a sample far from its
+// centre would be pushed the wrong way. As InsightFace does, for theta > pi - m the target logit
+// falls back to the CosFace-like s (cos(theta_y) - m sin(m)) (cos(theta + m) to first order in m,
+// so the logit keeps falling as theta grows); with easy_margin the margin applies only where
+// cos(theta_y) > 0 (elsewhere the plain cosine).
+// m = 0 reduces both to the normalised softmax (NormFace). s sets how peaked the softmax can
+// become on the unit sphere: too small and the loss cannot fall, too large and early gradients
+// are a few saturated classes.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+
+namespace face {
+
+enum class MarginKind { cosface, arcface };
+
+struct MarginSoftmaxOptions {
+  MarginKind kind = MarginKind::cosface;
+  double margin = 0.35;
+  double scale = 30;
+  bool easy_margin = false;  // ArcFace only
+};
+
+struct MarginSoftmaxTerms {
+  torch::Tensor loss;           // scalar: mean cross-entropy
+  torch::Tensor logits;         // (B, classes), after margin and scale
+  torch::Tensor target_cosine;  // scalar: mean cos(theta_y), before the margin
+  torch::Tensor target_angle;   // scalar: mean theta_y in degrees
+  torch::Tensor accuracy;       // scalar: fraction whose nearest centre is their own (no margin)
+};
+
+// `embeddings` (B, D) (normalised here), `centres` (classes, D) (normalised here), `classes`
+// (B) int64 in [0, classes).
+MarginSoftmaxTerms margin_softmax_loss(const torch::Tensor& embeddings, const torch::Tensor& centres,
+                                       const torch::Tensor& classes, const MarginSoftmaxOptions& options);
+
+// A fresh class-centre matrix (classes, D): N(0, 0.01) from LibTorch's default generator (so the
+// run's seed decides it), a leaf tensor that requires grad.
+torch::Tensor initial_class_centres(int64_t classes, int64_t dim, const torch::Device& device);
+
+// "cosface" / "arcface" -> the kind; throws face::Error for anything else.
+MarginKind margin_kind(const std::string& name);
+
+}  // namespace face
