@@ -4,8 +4,9 @@
 // the pack kept on the device (plus data.unlabelled_per_batch unlabelled faces when distilling)
 // -> to_model_input -> augment -> forward (bf16 autocast, channels-last when configured) ->
 // distillation terms against the centred teacher targets (all rows; train/distillation_loss.h)
-// -> squared-distance matrix of the labelled rows -> mining -> triplet loss -> backward ->
-// update. Mining, loss and telemetry stay on the device; the only host sync per step is one read
+// -> the identity term on the labelled rows: squared-distance matrix -> mining -> triplet loss,
+// or (loss.name cosface | arcface) the margin softmax against the training identities' class
+// centres (train/margin_softmax_loss.h) -> backward -> update. Mining, loss and telemetry stay on the device; the only host sync per step is one read
 // of two flags (usable triplets? finite loss and gradients?) that decides whether the update is
 // applied: a step without triplets or with a non-finite value is skipped and counted.
 //
