@@ -10,7 +10,10 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 
 #include "apps/cli_checks.h"
@@ -88,12 +91,13 @@ int main(int argc, char** argv) {
   double best = batch / batch_seconds.front(), median = batch / batch_seconds[batch_seconds.size() / 2];
   double latency_min = single_seconds.front() * 1e3, latency_median = single_seconds[single_seconds.size() / 2] * 1e3;
   if (json) {
-    fmt::print(R"({{"arch": "{}", "device": "{}", "threads": {}, "batch": {}, "channels_last": {}, "bf16": {}, )"
-               R"("infer_img_s_max": {:.1f}, "infer_img_s_median": {:.1f}, "batch1_ms_min": {:.2f}, )"
-               R"("batch1_ms_median": {:.2f}, "run": {}}})"
-               "\n",
-               arch, device.str(), used_threads, batch, channels_last, bf16, best, median, latency_min,
-               latency_median, face::run_info_json());
+    auto rounded = [](double x, double unit) { return std::round(x / unit) * unit; };
+    nlohmann::ordered_json report = {
+        {"arch", arch}, {"device", device.str()}, {"threads", used_threads}, {"batch", batch},
+        {"channels_last", channels_last}, {"bf16", bf16}, {"infer_img_s_max", rounded(best, 0.1)},
+        {"infer_img_s_median", rounded(median, 0.1)}, {"batch1_ms_min", rounded(latency_min, 0.01)},
+        {"batch1_ms_median", rounded(latency_median, 0.01)}, {"run", face::run_info()}};
+    fmt::print("{}\n", report.dump());
   } else {
     fmt::print("{} on {} ({} threads), batch {}: {:.1f} images/s (median {:.1f}); batch 1: {:.2f} ms (median {:.2f})\n",
                arch, device.str(), used_threads, batch, best, median, latency_min, latency_median);

@@ -12,7 +12,10 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <numeric>
 #include <vector>
@@ -88,13 +91,14 @@ int main(int argc, char** argv) {
     std::sort(times.begin(), times.end());
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
-    fmt::print("{{\"program\": \"bench_train\", \"arch\": \"{}\", \"device\": \"{}\", \"batch\": {}, \"threads\": {}, "
-               "\"mining\": \"{}\", \"channels_last\": {}, \"bf16\": {}, \"steps\": {}, \"train_img_s\": {:.1f}, "
-               "\"train_img_s_max\": {:.1f}, \"train_img_s_median\": {:.1f}, \"peak_resident_mb\": {:.0f}, "
-               "\"device_memory_mb\": {:.0f}}}\n",
-               arch, device, batch, threads, mining, channels_last, bf16, steps, batch * times.size() / total,
-               batch / times.front(), batch / times[times.size() / 2], face::peak_resident_memory_mb(),
-               t->device_memory_mb);
+    auto tenths = [](double x) { return std::round(x * 10) / 10; };
+    nlohmann::ordered_json report = {
+        {"program", "bench_train"}, {"arch", arch}, {"device", device}, {"batch", batch}, {"threads", threads},
+        {"mining", mining}, {"channels_last", channels_last}, {"bf16", bf16}, {"steps", steps},
+        {"train_img_s", tenths(batch * times.size() / total)}, {"train_img_s_max", tenths(batch / times.front())},
+        {"train_img_s_median", tenths(batch / times[times.size() / 2])},
+        {"peak_resident_mb", std::round(face::peak_resident_memory_mb())}, {"device_memory_mb", std::round(t->device_memory_mb)}};
+    fmt::print("{}\n", report.dump());
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

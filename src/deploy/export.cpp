@@ -29,31 +29,13 @@ std::string attribute_name(const std::string& dotted) {
   return name;
 }
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += c;
-    }
-  }
-  return out + "\"";
-}
-
-// Values that are JSON numbers (or nested JSON) are written bare, the rest as strings.
+// Values that are JSON numbers (or nested JSON) are written as such, the rest as strings.
 std::string metadata_json(const ExportMetadata& metadata) {
   static const std::set<std::string> raw = {"embedding_dim", "input_size", "threshold", "export_info"};
-  std::string out = "{";
-  for (const auto& [key, value] : metadata) {
-    if (out.size() > 1) out += ", ";
-    out += json_string(key) + ": " + (raw.count(key) ? value : json_string(value));
-  }
-  return out + "}";
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : metadata)
+    json[key] = raw.count(key) ? nlohmann::ordered_json::parse(value) : nlohmann::ordered_json(value);
+  return json.dump();
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cmath>
 
 #include "util/hash.h"
@@ -11,13 +14,7 @@ namespace face {
 
 namespace {
 
-std::string number(double x) { return std::isfinite(x) ? fmt::format("{}", x) : "null"; }
-
-std::string string_array(const std::vector<std::string>& items, size_t limit) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size() && i < limit; ++i) out += (i ? ", " : "") + json_quote(items[i]);
-  return out + "]";
-}
+using Json = nlohmann::ordered_json;  // keys in the order written
 
 // "1e-3" style labels for FAR targets.
 std::string far_label(double far) {
@@ -28,24 +25,17 @@ std::string far_label(double far) {
 
 constexpr size_t kExamples = 20;  // image paths listed per kind of skip
 
-}  // namespace
-
-std::string json_quote(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+Json first(const std::vector<std::string>& items, size_t limit) {
+  return std::vector<std::string>(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(std::min(limit, items.size())));
 }
+
+Json object_of(const std::vector<std::pair<std::string, std::string>>& entries) {
+  Json out = Json::object();
+  for (const auto& [key, value] : entries) out[key] = value;
+  return out;
+}
+
+}  // namespace
 
 std::string config_fingerprint(const EvaluationRecord& r) {
   Fnv1a h;
@@ -54,54 +44,38 @@ std::string config_fingerprint(const EvaluationRecord& r) {
   return h.hex();
 }
 
+// Non-finite numbers (a metric that could not be computed) are written as null.
 std::string evaluation_json(const EvaluationRecord& r, const VerificationMetrics& m) {
-  std::string options;
-  for (size_t i = 0; i < r.options.size(); ++i)
-    options += fmt::format("{}{}: {}", i ? ", " : "", json_quote(r.options[i].first), json_quote(r.options[i].second));
-  std::string val;
-  for (size_t i = 0; i < m.val.size(); ++i)
-    val += fmt::format(R"({}{{"far_target": {}, "val_mean": {}, "val_std": {}, "far_mean": {}}})", i ? ", " : "",
-                       number(m.val[i].far_target), number(m.val[i].val_mean), number(m.val[i].val_std),
-                       number(m.val[i].far_mean));
-  std::string folds;
+  Json val = Json::array(), folds = Json::array(), timings = Json::object();
+  for (const auto& v : m.val)
+    val.push_back({{"far_target", v.far_target}, {"val_mean", v.val_mean}, {"val_std", v.val_std}, {"far_mean", v.far_mean}});
   for (size_t f = 0; f < m.folds.size(); ++f)
-    folds += fmt::format(R"({}    {{"fold": {}, "pairs": {}, "threshold": {}, "accuracy": {}}})", f ? ",\n" : "", f,
-                         m.folds[f].pairs, number(m.folds[f].threshold), number(m.folds[f].accuracy));
-  std::string timings;
-  for (size_t i = 0; i < r.timings.size(); ++i)
-    timings += fmt::format("{}{}: {}", i ? ", " : "", json_quote(r.timings[i].first),
-                           number(std::round(r.timings[i].second * 1000) / 1000));
-  std::string outputs;
-  for (size_t i = 0; i < r.outputs.size(); ++i)
-    outputs += fmt::format("{}{}: {}", i ? ", " : "", json_quote(r.outputs[i].first), json_quote(r.outputs[i].second));
-
-  std::string out = "{\n";
-  out += "  \"tool\": \"evaluate\",\n";
-  out += fmt::format("  \"run_info\": {},\n", run_info_json());
-  out += fmt::format("  \"model\": {{\"kind\": {}, \"description\": {}, \"fingerprint\": {}}},\n",
-                     json_quote(r.model_kind), json_quote(r.model_description), json_quote(r.model_fingerprint));
-  out += fmt::format("  \"config\": {{\"fingerprint\": {}, \"options\": {{{}}}}},\n", json_quote(config_fingerprint(r)),
-                     options);
-  out += fmt::format(
-      "  \"pairs\": {{\"file\": {}, \"format\": {}, \"checksum\": {}, \"folds\": {}, \"listed\": {}, \"scored\": {}, "
-      "\"skipped\": {}, \"same\": {}, \"different\": {}}},\n",
-      json_quote(r.pairs_file), json_quote(r.pairs_format), json_quote(r.pairs_checksum), r.pairs_folds,
-      r.pairs_listed, r.pairs_scored, r.pairs_listed - r.pairs_scored, r.pairs_same, r.pairs_different);
-  out += fmt::format(
-      "  \"images\": {{\"source\": {}, \"distinct\": {}, \"embedded\": {}, \"missing\": {}, \"missing_examples\": {}, "
-      "\"unreadable\": {}, \"unreadable_examples\": {}, \"align_fallback\": {}}},\n",
-      json_quote(r.image_source), r.images_distinct, r.images_embedded, r.missing.size(),
-      string_array(r.missing, kExamples), r.unreadable.size(), string_array(r.unreadable, kExamples), r.align_fallback);
-  out += fmt::format(
-      "  \"metrics\": {{\"distance\": {}, \"accuracy_mean\": {}, \"accuracy_std\": {}, \"val\": [{}], \"auc\": {}, "
-      "\"eer\": {}, \"best_threshold\": {}, \"best_accuracy\": {}}},\n",
-      json_quote(r.distance), number(m.accuracy_mean), number(m.accuracy_std), val, number(m.auc), number(m.eer),
-      number(m.best_threshold), number(m.best_accuracy));
-  out += fmt::format("  \"folds\": [\n{}\n  ],\n", folds);
-  out += fmt::format("  \"timings_s\": {{{}}},\n", timings);
-  out += fmt::format("  \"warnings\": {},\n", string_array(r.warnings, r.warnings.size()));
-  out += fmt::format("  \"outputs\": {{{}}}\n", outputs);
-  return out + "}\n";
+    folds.push_back({{"fold", f}, {"pairs", m.folds[f].pairs}, {"threshold", m.folds[f].threshold},
+                     {"accuracy", m.folds[f].accuracy}});
+  for (const auto& [name, seconds] : r.timings) timings[name] = std::round(seconds * 1000) / 1000;
+  Json report = {
+      {"tool", "evaluate"},
+      {"run_info", run_info()},
+      {"model", {{"kind", r.model_kind}, {"description", r.model_description}, {"fingerprint", r.model_fingerprint}}},
+      {"config", {{"fingerprint", config_fingerprint(r)}, {"options", object_of(r.options)}}},
+      {"pairs",
+       {{"file", r.pairs_file}, {"format", r.pairs_format}, {"checksum", r.pairs_checksum}, {"folds", r.pairs_folds},
+        {"listed", r.pairs_listed}, {"scored", r.pairs_scored}, {"skipped", r.pairs_listed - r.pairs_scored},
+        {"same", r.pairs_same}, {"different", r.pairs_different}}},
+      {"images",
+       {{"source", r.image_source}, {"distinct", r.images_distinct}, {"embedded", r.images_embedded},
+        {"missing", r.missing.size()}, {"missing_examples", first(r.missing, kExamples)},
+        {"unreadable", r.unreadable.size()}, {"unreadable_examples", first(r.unreadable, kExamples)},
+        {"align_fallback", r.align_fallback}}},
+      {"metrics",
+       {{"distance", r.distance}, {"accuracy_mean", m.accuracy_mean}, {"accuracy_std", m.accuracy_std}, {"val", val},
+        {"auc", m.auc}, {"eer", m.eer}, {"best_threshold", m.best_threshold}, {"best_accuracy", m.best_accuracy}}},
+      {"folds", folds},
+      {"timings_s", timings},
+      {"warnings", r.warnings},
+      {"outputs", object_of(r.outputs)},
+  };
+  return report.dump(2) + "\n";
 }
 
 std::string roc_csv(const VerificationMetrics& m) {

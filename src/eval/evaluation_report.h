@@ -56,7 +56,4 @@ std::string pair_scores_csv(const std::vector<ImagePair>& pairs, const std::vect
 // A few lines for the terminal: the headline metrics, the fold table and the counts.
 std::string evaluation_summary(const EvaluationRecord& record, const VerificationMetrics& metrics);
 
-// A JSON string literal (quotes included) for `text`.
-std::string json_quote(const std::string& text);
-
 }  // namespace face

@@ -3,12 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <fstream>
-#include <thread>
 
 #include "model/model_file.h"
 #include "util/atomic_file.h"
@@ -54,16 +50,6 @@ void load_archive(torch::serialize::InputArchive& archive, const fs::path& path,
   }
 }
 
-// Tests make a kill land inside a checkpoint write: with FACE_TEST_PAUSE_CHECKPOINT=N, the
-// writer of step N's checkpoint creates "<temporary>.paused" once its data is written (before
-// the rename) and sleeps.
-void test_pause(int64_t step, const fs::path& tmp) {
-  const char* env = std::getenv("FACE_TEST_PAUSE_CHECKPOINT");
-  if (!env || std::atoll(env) != step) return;
-  std::ofstream(tmp.string() + ".paused") << ::getpid();
-  std::this_thread::sleep_for(std::chrono::seconds(60));
-}
-
 }  // namespace
 
 void set_generator_state(at::Generator generator, const torch::Tensor& state) {
@@ -99,7 +85,6 @@ void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optim
   if (device.is_cuda()) archive.write("rng_cuda", at::globalContext().defaultGenerator(device).get_state());
   write_atomic(path, [&](const fs::path& tmp) {
     write_checked(tmp, path, "checkpoint", [&](const ByteWriter& writer) { archive.save_to(writer); });
-    test_pause(s.step, tmp);
   });
 }
 

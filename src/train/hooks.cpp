@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "train/distributed.h"
 #include "util/error.h"
 #include "util/memory.h"
@@ -16,8 +18,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// JSON numbers: non-finite values become null.
-std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
+using Json = nlohmann::ordered_json;  // metrics keys in the order logged; NaN is written as null
 
 }  // namespace
 
@@ -48,15 +49,15 @@ void TelemetryHook::after_step(Trainer& t) {
   // All ranks' images (distributed: every rank trains on its own batch of batch_size()).
   double rate = static_cast<double>(window_steps_ * t.batch_size() * t.world_size()) / std::max(elapsed, 1e-9);
   const auto& st = t.state();
-  t.log_metrics(fmt::format(
-      "{{\"kind\": \"train\", \"step\": {}, \"epoch\": {}, \"loss\": {}, \"triplets\": {}, \"active_fraction\": {}, "
-      "\"d_ap\": {}, \"d_an\": {}, \"embedding_spread\": {}, \"lr\": {}, \"images_per_s\": {}, \"host_memory_mb\": {}, "
-      "\"device_memory_mb\": {}, \"nonfinite_total\": {}, \"empty_batches\": {}, \"triplet_loss\": {}, "
-      "\"distill_direct\": {}, \"distill_relational\": {}, \"softmax_loss\": {}, \"target_cosine\": {}, "
-      "\"target_angle_deg\": {}, \"train_accuracy\": {}}}",
-      st.step, st.epoch, num(m[0]), num(m[1]), num(m[2]), num(m[3]), num(m[4]), num(m[5]), num(t.lr()), num(rate),
-      num(resident_memory_mb()), num(t.device().is_cuda() ? device_memory_in_use_mb() : -1), st.nonfinite_total,
-      st.empty_batches, num(m[6]), num(m[7]), num(m[8]), num(m[9]), num(m[10]), num(m[11]), num(m[12])));
+  t.log_metrics(Json{{"kind", "train"}, {"step", st.step}, {"epoch", st.epoch}, {"loss", m[0]}, {"triplets", m[1]},
+                     {"active_fraction", m[2]}, {"d_ap", m[3]}, {"d_an", m[4]}, {"embedding_spread", m[5]},
+                     {"lr", t.lr()}, {"images_per_s", rate}, {"host_memory_mb", resident_memory_mb()},
+                     {"device_memory_mb", t.device().is_cuda() ? device_memory_in_use_mb() : -1.0},
+                     {"nonfinite_total", st.nonfinite_total}, {"empty_batches", st.empty_batches},
+                     {"triplet_loss", m[6]}, {"distill_direct", m[7]}, {"distill_relational", m[8]},
+                     {"softmax_loss", m[9]}, {"target_cosine", m[10]}, {"target_angle_deg", m[11]},
+                     {"train_accuracy", m[12]}}
+                    .dump());
   auto note = t.config().loss.margin_softmax()
                   ? fmt::format("loss {:.4f} {} {:.4f} cos {:.3f} angle {:.1f} acc {:.2f} spread {:.3f} lr {:.2e} "
                                 "{:.1f} img/s", m[0], t.config().loss.name, m[9], m[10], m[11], m[12], m[5], t.lr(), rate)
@@ -107,16 +108,15 @@ void EvaluationHook::run(Trainer& t) {
     st.best_score = r.score;
     t.save(t.run_dir() / "best.pt");
   }
-  std::string lfw_json, lfw_note;
+  Json row = {{"kind", "eval"}, {"step", st.step}, {"validation_accuracy", r.accuracy}, {"validation_auc", r.auc},
+              {"threshold", r.threshold}, {"pairs", r.pairs}};
+  std::string lfw_note;
   if (t.has_lfw_view1()) {
-    lfw_json = fmt::format("\"lfw_view1_accuracy\": {}, \"lfw_view1_auc\": {}, \"lfw_view1_pairs\": {}, ",
-                           num(r.lfw_accuracy), num(r.lfw_auc), r.lfw_pairs);
+    row["lfw_view1_accuracy"] = r.lfw_accuracy, row["lfw_view1_auc"] = r.lfw_auc, row["lfw_view1_pairs"] = r.lfw_pairs;
     lfw_note = fmt::format(", LFW View 1 accuracy {:.4f} auc {:.4f} ({} pairs)", r.lfw_accuracy, r.lfw_auc, r.lfw_pairs);
   }
-  t.log_metrics(fmt::format("{{\"kind\": \"eval\", \"step\": {}, \"validation_accuracy\": {}, \"validation_auc\": {}, "
-                            "\"threshold\": {}, \"pairs\": {}, {}\"score\": {}, \"best\": {}}}",
-                            st.step, num(r.accuracy), num(r.auc), num(r.threshold), r.pairs, lfw_json, num(r.score),
-                            best ? "true" : "false"));
+  row["score"] = r.score, row["best"] = best;
+  t.log_metrics(row.dump());
   fmt::print("eval step {}: validation accuracy {:.4f} auc {:.4f} ({} pairs){}{}\n", st.step, r.accuracy, r.auc,
              r.pairs, lfw_note, best ? " -> best.pt" : "");
 }

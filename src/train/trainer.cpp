@@ -173,14 +173,13 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
 
   if (is_main()) {
     write_file_atomic(run_dir_ / "config.resolved.yaml", config_.to_yaml());
-    write_file_atomic(run_dir_ / "run.json",
-                      fmt::format("{{\"run_info\": {}, \"seed\": {}, \"config_fingerprint\": \"{}\", "
-                                  "\"pack_fingerprint\": \"{}\", \"command_line\": \"{}\", \"resumed_from_step\": {}, "
-                                  "\"train_identities\": {}, \"validation_identities\": {}, \"validation_pairs\": {}, "
-                                  "\"world_size\": {}}}\n",
-                                  run_info_json(), config_.run.seed, state_.config_fingerprint,
-                                  pack_.source_fingerprint, options.command_line, start_step_, split.train_identities,
-                                  split.validation_identities, validation_pairs_.size(), world_size()));
+    nlohmann::ordered_json run = {
+        {"run_info", run_info()},          {"seed", config_.run.seed},
+        {"config_fingerprint", state_.config_fingerprint}, {"pack_fingerprint", pack_.source_fingerprint},
+        {"command_line", options.command_line},            {"resumed_from_step", start_step_},
+        {"train_identities", split.train_identities},      {"validation_identities", split.validation_identities},
+        {"validation_pairs", validation_pairs_.size()},    {"world_size", world_size()}};
+    write_file_atomic(run_dir_ / "run.json", run.dump(2) + "\n");
     hooks_.push_back(std::make_unique<TelemetryHook>());
     hooks_.push_back(std::make_unique<EvaluationHook>());
   }

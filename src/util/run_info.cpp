@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <torch/version.h>
+
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <array>
@@ -59,9 +61,10 @@ std::string torch_version() { return TORCH_VERSION; }
 
 std::filesystem::path source_dir() { return FACE_SOURCE_DIR; }
 
-std::string run_info_json() {
-  return fmt::format(R"({{"commit": "{}", "host": "{}", "time": "{}", "torch": "{}"}})", git_commit(),
-                     hostname(), utc_timestamp(), torch_version());
+nlohmann::json run_info() {
+  return {{"commit", git_commit()}, {"host", hostname()}, {"time", utc_timestamp()}, {"torch", torch_version()}};
 }
+
+std::string run_info_json() { return run_info().dump(); }
 
 }  // namespace face

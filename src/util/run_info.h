@@ -2,6 +2,8 @@
 // source commit (with "-dirty" when the tree had uncommitted changes), the host, the time and
 // the LibTorch version.
 #pragma once
+#include <nlohmann/json_fwd.hpp>
+
 #include <filesystem>
 #include <string>
 
@@ -14,7 +16,9 @@ std::string torch_version();
 // The source tree this program was built from (where models/ and .venv are found by default).
 std::filesystem::path source_dir();
 
-// One JSON object with all of the above, for reports and run directories.
+// One JSON object with all of the above, for reports and run directories ({"commit", "host",
+// "time", "torch"}), and the same as text.
+nlohmann::json run_info();
 std::string run_info_json();
 
 }  // namespace face

@@ -4,6 +4,8 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include "deploy/export.h"
 #include "model/embedder.h"
 #include "model/model_file.h"
@@ -48,9 +50,11 @@ TEST(Export, LoadedInCppMatchesTheModelAtAnyBatchSize) {
   EXPECT_DOUBLE_EQ(loaded.attr("threshold").toDouble(), 0.99);
   EXPECT_EQ(loaded.attr("align_recipe").toStringRef(), "test recipe");
   EXPECT_EQ(loaded.attr("training_run").toStringRef(), "run-123");
-  std::string json = read_export_metadata_json(dir / "m.pt");
-  EXPECT_NE(json.find("\"threshold\": 0.99"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"commit\""), std::string::npos) << json;
+  auto json = nlohmann::json::parse(read_export_metadata_json(dir / "m.pt"));
+  EXPECT_EQ(json["threshold"].get<double>(), 0.99);
+  EXPECT_EQ(json["embedding_dim"], 128);
+  EXPECT_EQ(json["training_run"], "run-123");
+  EXPECT_TRUE(json["export_info"].contains("commit"));
 }
 
 TEST(Export, EmbedderFromExportEqualsEmbedderFromModelFile) {

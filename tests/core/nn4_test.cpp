@@ -69,13 +69,53 @@ TEST(Nn4, SameSeedSameWeightsDifferentSeedDifferentWeights) {
   EXPECT_NE(weights_fingerprint(*a), weights_fingerprint(*c));
 }
 
-TEST(Nn4, TrainingModeBackpropagatesToEveryParameter) {
+TEST(Nn4, TrainingModeGradientsAreCompleteAndMatchFiniteDifferences) {
   Nn4 model(Nn4Options().seed(1));
   model->train();
-  auto out = model->forward(torch::rand({4, 3, 96, 96}));
-  ((out[0] - out[1]).pow(2).sum() + out.sum()).backward();
-  for (const auto& p : model->named_parameters())
-    EXPECT_TRUE(p.value().grad().defined()) << p.key();
+  torch::manual_seed(0);
+  auto x = torch::rand({4, 3, 96, 96});
+  auto weights = torch::randn({4, 128});
+  auto loss_of = [&] { return (model->forward(x) * weights).sum(); };
+  loss_of().backward();
+  // Every parameter gets a finite gradient, and none is identically zero.
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    EXPECT_GT(p.value().grad().abs().max().item<float>(), 0) << p.key();
+  }
+  // The gradient predicts how the loss changes along a direction of all the weights, half along
+  // the gradient and half random, of unit length (a central difference in float32; batch-norm
+  // uses batch statistics in training mode, the same on both sides).
+  auto parameters = model->parameters();
+  double gradient_norm = 0, random_norm = 0;
+  std::vector<torch::Tensor> random;
+  for (auto& p : parameters) {
+    random.push_back(torch::randn_like(p));
+    gradient_norm += p.grad().pow(2).sum().item<double>();
+    random_norm += random.back().pow(2).sum().item<double>();
+  }
+  std::vector<torch::Tensor> direction;
+  double length = 0, predicted = 0;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    direction.push_back(parameters[i].grad() / std::sqrt(gradient_norm) + random[i] / std::sqrt(random_norm));
+    length += direction.back().pow(2).sum().item<double>();
+  }
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    direction[i] /= std::sqrt(length);
+    predicted += (parameters[i].grad() * direction[i]).sum().item<double>();
+  }
+  const double eps = 1e-3;
+  auto nudge = [&](double by) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < parameters.size(); ++i) parameters[i].add_(direction[i], by);
+  };
+  torch::NoGradGuard no_grad;
+  nudge(eps);
+  double plus = loss_of().item<double>();
+  nudge(-2 * eps);
+  double minus = loss_of().item<double>();
+  nudge(eps);
+  EXPECT_NEAR((plus - minus) / (2 * eps), predicted, 0.05 * std::abs(predicted)) << "predicted " << predicted;
 }
 
 TEST(ModelFile, RoundTripsWeightsAndArchitecture) {

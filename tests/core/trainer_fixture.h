@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -67,22 +69,33 @@ inline std::string smoke_args(const std::filesystem::path& runs, const std::vect
   return args;
 }
 
-// The metrics.jsonl lines of one kind ("train" or "eval").
+// The metrics.jsonl lines of one kind ("train" or "eval"); a line still being written (not yet
+// a whole JSON object) is left out.
 inline std::vector<std::string> lines_of(const std::filesystem::path& file, const std::string& kind) {
   std::ifstream in(file);
   std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);)
-    if (line.find("\"kind\": \"" + kind + "\"") != std::string::npos) out.push_back(line);
+  for (std::string line; std::getline(in, line);) {
+    auto row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!row.is_discarded() && row.is_object() && row.value("kind", "") == kind) out.push_back(line);
+  }
   return out;
 }
 
-// A number of a metrics line (NaN for null).
+// A number of a metrics line (NaN for null); a missing key fails the test.
 inline double field(const std::string& line, const std::string& name) {
-  auto at = line.find("\"" + name + "\": ");
-  EXPECT_NE(at, std::string::npos) << name << " in " << line;
-  if (at == std::string::npos) return std::nan("");
-  auto value = line.substr(at + name.size() + 4);
-  return value.rfind("null", 0) == 0 ? std::nan("") : std::stod(value);
+  auto row = nlohmann::json::parse(line);
+  EXPECT_TRUE(row.contains(name)) << name << " in " << line;
+  if (!row.contains(name) || row[name].is_null()) return std::nan("");
+  return row[name].get<double>();
+}
+
+// A true/false entry of a metrics line.
+inline bool flag(const std::string& line, const std::string& name) { return nlohmann::json::parse(line).at(name).get<bool>(); }
+
+// A JSON file (run.json, reports), parsed.
+inline nlohmann::json json_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return nlohmann::json::parse(in);
 }
 
 }  // namespace face::test

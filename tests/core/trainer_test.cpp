@@ -102,7 +102,9 @@ TEST(Trainer, KilledDuringCheckpointWriteResumesFromThePreviousOne) {
                                  runs.path.string());
   pid_t child = ::fork();
   if (child == 0) {
-    std::string command = "FACE_TEST_PAUSE_CHECKPOINT=4 exec " + face::test::tool("trainer").string() + " " + args + " >/dev/null 2>&1";
+    std::string command = "LD_PRELOAD=" + face::test::tool("tests/libpause_before_rename.so").string() +
+                          " FACE_PAUSE_BEFORE_RENAME=/" + face::checkpoint_name(4) + " exec " +
+                          face::test::tool("trainer").string() + " " + args + " >/dev/null 2>&1";
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

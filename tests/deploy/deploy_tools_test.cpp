@@ -265,8 +265,12 @@ TEST(Identify, RealLfwPeopleThroughVerifyAndIdentify) {
   auto same = test::run_command(fmt::format("{} --model {} {} --threads 1 --threshold 0.5 --json {} {}", test::tool("verify").string(),
                                             q(model), mode, q(lfw / "Abel_Pacheco/Abel_Pacheco_0001.jpg"),
                                             q(lfw / "Abel_Pacheco/Abel_Pacheco_0002.jpg")));
-  EXPECT_TRUE(same.status == 0 || same.status == 1) << same.output;
-  EXPECT_NE(same.output.find("\"distance\":"), std::string::npos) << same.output;
+  // The exit status is the verdict: 0 when the distance is strictly below the threshold, else 1.
+  auto at = same.output.find("\"distance\":");
+  ASSERT_NE(at, std::string::npos) << same.output;
+  double distance = std::stod(same.output.substr(at + 11));
+  EXPECT_EQ(same.status, distance < 0.5 ? 0 : 1) << same.output;
+  EXPECT_NE(same.output.find(distance < 0.5 ? "\"same\":true" : "\"same\":false"), std::string::npos) << same.output;
 }
 
 TEST(Verify, AlignedInputOfTheWrongSizeIsRefused) {

@@ -92,6 +92,13 @@ TEST(EvaluateTool, PixelBaselineSeparatesGeneratedIdentitiesAndWritesEverything)
   ASSERT_FALSE(png.empty());
   EXPECT_EQ(png.cols, 900);
   EXPECT_EQ(png.rows, 720);
+  // The picture holds the ROC curve (drawn 2 px wide in its own colour, BGR 120,60,0) across the
+  // plot, not a blank canvas: curve pixels in at least a third of the columns.
+  cv::Mat curve;
+  cv::inRange(png, cv::Scalar(100, 40, 0), cv::Scalar(140, 80, 30), curve);
+  cv::Mat columns;
+  cv::reduce(curve, columns, 0, cv::REDUCE_MAX);
+  EXPECT_GT(cv::countNonZero(columns), png.cols / 3) << "curve pixels " << cv::countNonZero(curve);
   std::string roc = read_file(dir / "out/roc.csv");
   EXPECT_EQ(roc.rfind("threshold,far,tar\n", 0), 0u);
   std::string scores = read_file(dir / "out/scores.csv");
