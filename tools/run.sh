@@ -5,8 +5,8 @@
 #
 # Without a GPU (configs/nn4-cpu.yaml, about an hour on two cores):
 #   align CelebA, LFW and UTKFace as dlib face chips (150 px) -> packs -> the teacher's (dlib's
-#   ResNet) embeddings of CelebA and UTKFace -> trainer: nn4.small2 distilled from the teacher
-#   beside the triplet loss, best.pt kept by LFW View 1 (pairsDevTest) -> evaluate best.pt on LFW
+#   ResNet) embeddings of CelebA and UTKFace -> trainer: nn4.small2 distilled from the teacher,
+#   best.pt kept by LFW View 1 (pairsDevTest) -> evaluate best.pt on LFW
 #   View 2 (pairs.txt, the final report only).
 # With a GPU (configs/nn4.yaml): the OpenFace-aligned triplet recipe sized for one GPU.
 #

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Short runs of configs/nn4-cpu.yaml's recipe at one equal CPU budget: every variant sees 40,000
+# Short runs of configs/nn4-cpu.yaml's recipe (each variant sets the loss weights it tests) at
+# one equal CPU budget: every variant sees 40,000
 # training images (about 6 minutes on the 2-core VM), with its whole warm-up + cosine schedule
 # inside that budget, and is judged on LFW View 1 (pairsDevTest) at its last step.
 #
@@ -31,17 +32,17 @@ variant() {
 }
 case "${1:-ablation}" in
   ablation)
-    variant both-utk    --set length.steps=416
+    variant both-utk    --set length.steps=416 --set loss.triplet_weight=1
     variant distill-utk --set length.steps=416 --set loss.triplet_weight=0
     variant distill     "${labelled[@]}" --set loss.triplet_weight=0
-    variant both        "${labelled[@]}"
-    variant triplet     "${labelled[@]}" --set loss.distill.weight=0
+    variant both        "${labelled[@]}" --set loss.triplet_weight=1
+    variant triplet     "${labelled[@]}" --set loss.triplet_weight=1 --set loss.distill.weight=0
     ;;
   softmax)
     variant cosface         "${labelled[@]}" --set loss.name=cosface --set loss.distill.weight=0
     variant arcface         "${labelled[@]}" --set loss.name=arcface --set loss.distill.weight=0
-    variant cosface-distill "${labelled[@]}" --set loss.name=cosface
-    variant arcface-distill "${labelled[@]}" --set loss.name=arcface
+    variant cosface-distill "${labelled[@]}" --set loss.name=cosface --set loss.distill.weight=1
+    variant arcface-distill "${labelled[@]}" --set loss.name=arcface --set loss.distill.weight=1
     ;;
   *) echo "usage: $0 ablation|softmax" >&2; exit 2 ;;
 esac
