@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     int used_threads = face::configure_threads(threads);
     torch::Device device = face::parse_device(device_name);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    nlohmann::json report = {{"run_info", nlohmann::json::parse(face::run_info_json())},
+    nlohmann::json report = {{"run_info", face::run_info()},
                              {"threads", used_threads}, {"device", device.str()}, {"dim", dim},
                              {"queries", queries}, {"seed", seed}, {"search", nlohmann::json::array()}};
     fmt::print("{:>9} {:>22} {:>10} {:>10} {:>10} {:>9} {:>9}\n", "gallery", "index", "build s", "median ms",

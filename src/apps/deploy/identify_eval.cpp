@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
         {"known_accepted_and_correct_rate", share(accepted_correct, known.size())},
         {"enrolment_people_per_second", enrolled / std::max(enrol_seconds, 1e-9)},
         {"query_ms_per_probe", 1000.0 * query_seconds / std::max<double>(1, known.size() + open.size())},
-        {"run_info", nlohmann::json::parse(face::run_info_json())},
+        {"run_info", face::run_info()},
     };
     if (!out.empty()) face::write_file_atomic(out, report.dump(2) + "\n");
     fmt::print("{}\n", report.dump(2));

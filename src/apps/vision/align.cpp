@@ -160,7 +160,7 @@ json align_one(face::FaceAligner& aligner, const Item& item, const Settings& s, 
 std::string manifest_text(const Settings& s, const std::vector<json>& rows, const json& counts) {
   json header = {{"manifest", "align"}, {"version", 1},           {"recipe", s.align.recipe()},
                  {"input", s.input.string()}, {"output", s.output.string()},
-                 {"run", json::parse(face::run_info_json())}, {"counts", counts}};
+                 {"run", face::run_info()}, {"counts", counts}};
   std::string text = header.dump() + "\n";
   for (const auto& row : rows)
     if (!row.is_null()) text += row.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
                         {"dlib_faces_per_s", dlib_rate}, {"libtorch_faces_per_s", torch_rate},
                         {"speedup", torch_rate / dlib_rate}, {"max_abs_difference", max_abs},
                         {"min_cosine", min_cos}, {"peak_rss_mb", face::peak_resident_memory_mb()},
-                        {"run_info", nlohmann::json::parse(face::run_info_json())}};
+                        {"run_info", face::run_info()}};
     fmt::print("{}\n", j.dump());
     return 0;
   } catch (const std::exception& e) {
