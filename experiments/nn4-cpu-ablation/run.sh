@@ -11,8 +11,10 @@
 #     both          triplet + distillation, CelebA only
 #     both-utk      triplet + distillation, + UTKFace (the mix of configs/nn4-cpu.yaml)
 #   experiments/nn4-cpu-ablation/run.sh softmax      the margin-softmax losses beside `triplet`:
-#     cosface, arcface                 alone
-#     cosface-distill, arcface-distill + distillation (beside `both`)
+#     cosface                          alone, centres learned by the optimiser (did not learn)
+#     cosface-proto, arcface-proto     alone, prototype centres (running class means)
+#     cosface-proto-distill, arcface-proto-distill   + distillation (beside `both`)
+#     arcface                          alone, learned centres
 #
 # Batches with UTKFace hold 96 images (64 labelled + 32), the others 64, so the step counts
 # differ (416 vs 625) to keep the images seen, and so the CPU time, equal. Each variant resumes
@@ -39,10 +41,13 @@ case "${1:-ablation}" in
     variant triplet     "${labelled[@]}" --set loss.triplet_weight=1 --set loss.distill.weight=0
     ;;
   softmax)
-    variant cosface         "${labelled[@]}" --set loss.name=cosface --set loss.distill.weight=0
-    variant arcface         "${labelled[@]}" --set loss.name=arcface --set loss.distill.weight=0
-    variant cosface-distill "${labelled[@]}" --set loss.name=cosface --set loss.distill.weight=1
-    variant arcface-distill "${labelled[@]}" --set loss.name=arcface --set loss.distill.weight=1
+    proto=(--set loss.softmax.centres=prototype)
+    variant cosface               "${labelled[@]}" --set loss.name=cosface --set loss.distill.weight=0
+    variant cosface-proto         "${labelled[@]}" "${proto[@]}" --set loss.name=cosface --set loss.distill.weight=0
+    variant arcface-proto         "${labelled[@]}" "${proto[@]}" --set loss.name=arcface --set loss.distill.weight=0
+    variant cosface-proto-distill "${labelled[@]}" "${proto[@]}" --set loss.name=cosface --set loss.distill.weight=1
+    variant arcface-proto-distill "${labelled[@]}" "${proto[@]}" --set loss.name=arcface --set loss.distill.weight=1
+    variant arcface               "${labelled[@]}" --set loss.name=arcface --set loss.distill.weight=0
     ;;
   *) echo "usage: $0 ablation|softmax" >&2; exit 2 ;;
 esac

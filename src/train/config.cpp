@@ -120,6 +120,11 @@ std::vector<Field> schema(TrainConfig& c) {
                             "cosface/arcface: logit scale s")),
       since_defaults(number("loss.softmax.weight", c.loss.softmax.weight, 0.0, 1000.0, true,
                             "cosface/arcface: weight of the margin-softmax term (0: off)")),
+      since_defaults(text("loss.softmax.centres", c.loss.softmax.centres, {"learned", "prototype"}, true,
+                          "cosface/arcface: class centres learned by the optimiser, or running means of "
+                          "each class's embeddings (few visits per class)")),
+      since_defaults(number("loss.softmax.prototype_momentum", c.loss.softmax.prototype_momentum, 0.0, 0.999, true,
+                            "cosface/arcface with prototype centres: share of the old centre kept per visit")),
       since_defaults(number("loss.cosface.margin", c.loss.cosface.margin, 0.0, 1.0, true,
                             "cosface: margin m subtracted from the target cosine")),
       since_defaults(number("loss.arcface.margin", c.loss.arcface.margin, 0.0, 1.5, true,

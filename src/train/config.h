@@ -52,6 +52,8 @@ struct DistillConfig {
 struct SoftmaxConfig {            // loss.name cosface | arcface (train/margin_softmax_loss.h)
   double scale = 30;              // s
   double weight = 1;              // of the margin-softmax term (0: distillation only)
+  std::string centres = "learned";  // learned (by the optimiser) | prototype (running class means)
+  double prototype_momentum = 0.5;  // prototype: share of the old centre kept at each visit
 };
 struct CosFaceConfig {
   double margin = 0.35;           // subtracted from the target cosine

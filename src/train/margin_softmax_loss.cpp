@@ -44,6 +44,31 @@ torch::Tensor initial_class_centres(int64_t classes, int64_t dim, const torch::D
   return (torch::randn({classes, dim}) * 0.01).to(device).set_requires_grad(true);
 }
 
+ClassSums class_sums(const torch::Tensor& embeddings, const torch::Tensor& classes, int64_t num_classes) {
+  namespace F = torch::nn::functional;
+  torch::NoGradGuard no_grad;
+  auto unit = F::normalize(embeddings.detach().to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
+  ClassSums s;
+  s.sums = torch::zeros({num_classes, unit.size(1)}, unit.options()).index_add_(0, classes, unit);
+  s.counts = torch::zeros({num_classes, 1}, unit.options()).index_add_(0, classes, torch::ones({unit.size(0), 1}, unit.options()));
+  return s;
+}
+
+void update_prototype_centres(torch::Tensor& centres, const ClassSums& batch, double momentum) {
+  namespace F = torch::nn::functional;
+  torch::NoGradGuard no_grad;
+  auto unit = F::NormalizeFuncOptions().dim(1);
+  auto mean = F::normalize(batch.sums, unit);  // the direction of the mean; zero rows stay zero
+  auto visited_before = centres.abs().sum(1, /*keepdim=*/true) > 0;
+  auto blended = torch::where(visited_before, momentum * centres + (1 - momentum) * mean, mean);
+  auto visited_now = (batch.counts > 0) & batch.sums.isfinite().all(1, /*keepdim=*/true);
+  centres.copy_(torch::where(visited_now, F::normalize(blended, unit), centres));
+}
+
+torch::Tensor initial_prototype_centres(int64_t classes, int64_t dim, const torch::Device& device) {
+  return torch::zeros({classes, dim}, torch::TensorOptions(device));
+}
+
 MarginKind margin_kind(const std::string& name) {
   if (name == "cosface") return MarginKind::cosface;
   if (name == "arcface") return MarginKind::arcface;

@@ -51,6 +51,31 @@ MarginSoftmaxTerms margin_softmax_loss(const torch::Tensor& embeddings, const to
 // run's seed decides it), a leaf tensor that requires grad.
 torch::Tensor initial_class_centres(int64_t classes, int64_t dim, const torch::Device& device);
 
+// Prototype centres (loss.softmax.centres: prototype), for budgets with few visits per class.
+// A P x K batch holds P of the training identities, so 40,000 CelebA images visit each of its
+// 3,298 classes about three times. Centres learned by gradient then fail: every step pushes all
+// centres away from the batch's faces while the pull toward a class's own faces comes a few
+// times in a run, and Adam rescales both to steps of the same size, so the centres stay
+// near-orthogonal to their faces and the loss stays at its random-start value (the CosFace run in
+// experiments/nn4-cpu-ablation). Prototype centres are instead running means of each class's unit
+// embeddings, as centre loss (Wen et al. 2016) moves its centres and weight imprinting (Qi et al.
+// 2018) sets them. At each visit
+//   w_c <- unit(momentum w_c + (1 - momentum) unit(mean of the batch's embeddings of class c))
+// and a first visit sets w_c to that unit mean. A class not yet visited has a zero centre (cosine
+// 0 to every face). The optimiser does not train prototype centres.
+struct ClassSums {
+  torch::Tensor sums;    // (classes, D): sum of the unit embeddings of each class in the batch
+  torch::Tensor counts;  // (classes, 1): how many of each class
+};
+// Sums of the batch's unit `embeddings` (B, D) by `classes` (B, int64), detached. Separate from
+// the update so that data-parallel ranks can add theirs before every rank applies the same update.
+ClassSums class_sums(const torch::Tensor& embeddings, const torch::Tensor& classes, int64_t num_classes);
+// The update above, in place, for the classes with a count and finite sums (a non-finite batch
+// leaves the centres as they were).
+void update_prototype_centres(torch::Tensor& centres, const ClassSums& batch, double momentum);
+// Prototype centres before any visit: zeros (classes, D), not requiring grad.
+torch::Tensor initial_prototype_centres(int64_t classes, int64_t dim, const torch::Device& device);
+
 // "cosface" / "arcface" -> the kind; throws face::Error for anything else.
 MarginKind margin_kind(const std::string& name);
 

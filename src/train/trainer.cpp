@@ -409,7 +409,16 @@ torch::Tensor Trainer::triplet_term(const torch::Tensor& embeddings, const torch
 torch::Tensor Trainer::margin_softmax_term(const torch::Tensor& embeddings, const torch::Tensor& labels) {
   const auto& l = config_.loss;
   const bool arc = l.name == "arcface";
-  auto terms = margin_softmax_loss(embeddings, class_centres_, class_of_label_.index_select(0, labels),
+  auto classes = class_of_label_.index_select(0, labels);
+  if (l.softmax.centres == "prototype") {  // the batch's faces move their centres first
+    auto batch = class_sums(embeddings, classes, class_centres_.size(0));
+    if (dist_) {  // every rank applies the same update
+      dist_->all_reduce_sum(batch.sums);
+      dist_->all_reduce_sum(batch.counts);
+    }
+    update_prototype_centres(class_centres_, batch, l.softmax.prototype_momentum);
+  }
+  auto terms = margin_softmax_loss(embeddings, class_centres_, classes,
                                    {margin_kind(l.name), arc ? l.arcface.margin : l.cosface.margin, l.softmax.scale,
                                     arc && l.arcface.easy_margin});
   torch::NoGradGuard no_grad;
@@ -423,7 +432,7 @@ torch::Tensor Trainer::margin_softmax_term(const torch::Tensor& embeddings, cons
 
 std::vector<torch::Tensor> Trainer::trained_parameters() {
   auto parameters = model_->parameters();
-  if (class_centres_.defined()) parameters.push_back(class_centres_);
+  if (class_centres_.defined() && class_centres_.requires_grad()) parameters.push_back(class_centres_);
   return parameters;
 }
 
@@ -610,10 +619,12 @@ void Trainer::make_class_centres(const std::vector<int64_t>& train_images) {
   for (auto& c : class_of)
     if (c == 0) c = classes++;
   class_of_label_ = torch::tensor(class_of, torch::kLong).to(device_);
-  class_centres_ = initial_class_centres(classes, config_.model.embedding_dim, device_);
+  const bool prototype = config_.loss.softmax.centres == "prototype";
+  class_centres_ = prototype ? initial_prototype_centres(classes, config_.model.embedding_dim, device_)
+                             : initial_class_centres(classes, config_.model.embedding_dim, device_);
   if (is_main())
-    fmt::print("{}: {} class centres (training identities) x {}\n", config_.loss.name, classes,
-               config_.model.embedding_dim);
+    fmt::print("{}: {} class centres (training identities) x {}, {}\n", config_.loss.name, classes,
+               config_.model.embedding_dim, prototype ? "running class means" : "learned");
 }
 
 // ---- LFW View 1 ----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ class Trainer {
   torch::Tensor triplet_term(const torch::Tensor& embeddings, const torch::Tensor& labels);
   torch::Tensor margin_softmax_term(const torch::Tensor& embeddings, const torch::Tensor& labels);
   void make_class_centres(const std::vector<int64_t>& train_images);
-  std::vector<torch::Tensor> trained_parameters();  // the model's, and the class centres when classifying
+  std::vector<torch::Tensor> trained_parameters();  // the model's, and learned class centres
   void resume_or_start(const TrainerOptions& options);
   void tidy_run_dir_for_resume(const std::filesystem::path& checkpoint);
   torch::Tensor embed(const torch::Tensor& images, const torch::Tensor& indices);
@@ -127,7 +127,8 @@ class Trainer {
   torch::Tensor images_, labels_;          // on the device when data.on_device
   // Distillation: centred teacher targets of the pack's images, and the unlabelled faces with theirs.
   torch::Tensor targets_, unlabelled_images_, unlabelled_targets_;
-  // Margin softmax: pack label -> class (-1: held out), and the (classes, D) centres being learned.
+  // Margin softmax: pack label -> class (-1: held out), and the (classes, D) centres (learned, or
+  // running class means: train/margin_softmax_loss.h).
   torch::Tensor class_of_label_, class_centres_;
   torch::Tensor nan_;  // telemetry of a term the recipe does not use (logged as null)
   std::vector<int64_t> train_images_;      // sampler position -> pack image index

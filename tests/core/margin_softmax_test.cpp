@@ -134,25 +134,71 @@ TEST(MarginSoftmaxLoss, TrainingOnASeparableSetRaisesAccuracy) {
   }
 }
 
+// Prototype centres: a first visit sets the unit mean, a later one blends with the momentum, an
+// unvisited class stays zero, and a non-finite batch changes nothing.
+TEST(MarginSoftmaxLoss, PrototypeCentresFollowTheRunningClassMean) {
+  auto centres = face::initial_prototype_centres(3, 2, torch::kCPU);
+  EXPECT_FALSE(centres.requires_grad());
+  // Class 0: (2, 0) and (0, 4) -> unit vectors (1, 0), (0, 1) -> mean direction (1, 1) / sqrt 2.
+  auto x = torch::tensor({2.0f, 0.0f, 0.0f, 4.0f, -3.0f, 0.0f}).view({3, 2});
+  auto y = torch::tensor({0, 0, 2}, torch::kLong);
+  face::update_prototype_centres(centres, face::class_sums(x, y, 3), 0.75);
+  const float r = 1 / std::sqrt(2.0f);
+  EXPECT_TRUE(torch::allclose(centres, torch::tensor({r, r, 0.0f, 0.0f, -1.0f, 0.0f}).view({3, 2})));
+  // Class 0 seen again at (0, -1): unit(0.75 (r, r) + 0.25 (0, -1)).
+  face::update_prototype_centres(centres, face::class_sums(torch::tensor({0.0f, -1.0f}).view({1, 2}),
+                                                           torch::tensor({0}, torch::kLong), 3), 0.75);
+  auto blended = torch::tensor({0.75f * r, 0.75f * r - 0.25f});
+  EXPECT_TRUE(torch::allclose(centres[0], blended / blended.norm()));
+  EXPECT_TRUE(torch::equal(centres[1], torch::zeros({2})));  // never visited
+  auto before = centres.clone();
+  face::update_prototype_centres(centres, face::class_sums(torch::tensor({NAN, 1.0f}).view({1, 2}),
+                                                           torch::tensor({2}, torch::kLong), 3), 0.75);
+  EXPECT_TRUE(torch::equal(centres, before));
+}
+
+// The regime of the failed CPU run, in miniature: 400 classes, batches of 8 classes x 4, so each
+// class is in about 3 of the 150 batches. Centres learned by Adam stay near chance; prototype
+// centres classify fresh samples of every class.
+TEST(MarginSoftmaxLoss, PrototypeCentresLearnWithFewVisitsPerClass) {
+  const int64_t classes = 400, p = 8, k = 4, steps = 150;
+  auto accuracy_with = [&](bool prototype) {
+    torch::manual_seed(0);
+    auto means = torch::randn({classes, 32}) * 2;
+    torch::nn::Linear embedder(32, 16);
+    auto centres = prototype ? face::initial_prototype_centres(classes, 16, torch::kCPU)
+                             : face::initial_class_centres(classes, 16, torch::kCPU);
+    auto parameters = embedder->parameters();
+    if (!prototype) parameters.push_back(centres);
+    torch::optim::Adam adam(parameters, torch::optim::AdamOptions(0.002));
+    face::MarginSoftmaxOptions options{MarginKind::cosface, 0.35, 30.0};
+    for (int step = 0; step < steps; ++step) {
+      auto y = torch::randperm(classes).slice(0, 0, p).repeat_interleave(k);
+      auto e = embedder->forward(means.index_select(0, y) + torch::randn({p * k, 32}));
+      if (prototype) face::update_prototype_centres(centres, face::class_sums(e, y, classes), 0.5);
+      auto t = face::margin_softmax_loss(e, centres, y, options);
+      adam.zero_grad();
+      t.loss.backward();
+      adam.step();
+    }
+    torch::NoGradGuard no_grad;
+    auto y = torch::arange(classes);
+    return face::margin_softmax_loss(embedder->forward(means + torch::randn({classes, 32})), centres, y, options)
+        .accuracy.item<double>();
+  };
+  const double learned = accuracy_with(false), prototype = accuracy_with(true);
+  EXPECT_GT(prototype, 0.6) << "learned centres: " << learned;
+  EXPECT_GT(prototype, learned + 0.3);
+}
+
 // The trainer with CosFace: class centres for the training identities only, telemetry of the
 // margin softmax, a resume bit for bit (weights and centres), and exports without the centres.
 TEST(TrainerMarginSoftmax, CosFaceTrainsResumesExactlyAndExportsTheNetworkOnly) {
   TempDir runs;
   std::vector<std::string> recipe = {"loss.name=cosface", "loss.softmax.scale=16", "length.steps=6",
                                      "schedule.name=cosine", "schedule.warmup_steps=2", "checkpoint.every_steps=0"};
-  auto with = [&](std::string name) {
-    auto o = recipe;
-    o.push_back("run.name=" + name);
-    return smoke(runs.path, o);
-  };
-  face::Trainer whole(with("whole"), face::load_pack(pack_file()));
-  ASSERT_EQ(whole.train(), face::Trainer::Outcome::finished);
-  face::Trainer first(with("split"), face::load_pack(pack_file()), {"", "", /*stop_after=*/3});
-  ASSERT_EQ(first.train(), face::Trainer::Outcome::stopped);
-  face::Trainer second(with("split"), face::load_pack(pack_file()), {"auto", ""});
-  ASSERT_EQ(second.start_step(), 3);
-  ASSERT_EQ(second.train(), face::Trainer::Outcome::finished);
-  EXPECT_EQ(face::weights_fingerprint(*second.model()), face::weights_fingerprint(*whole.model()));
+  auto runs_of = face::test::train_whole_and_resumed(runs.path, recipe, 3);
+  EXPECT_EQ(face::weights_fingerprint(*runs_of.resumed->model()), face::weights_fingerprint(*runs_of.whole->model()));
 
   // The checkpoint holds one centre per training identity (24 identities, 30% held out).
   auto checkpoint = runs.path / "whole" / face::checkpoint_name(6);
@@ -194,6 +240,32 @@ TEST(TrainerMarginSoftmax, CosFaceTrainsResumesExactlyAndExportsTheNetworkOnly) 
                face::Error);
 }
 
+// Prototype centres in the trainer: not trained by the optimiser, unit or still zero, and
+// resumed bit for bit with the weights.
+TEST(TrainerMarginSoftmax, PrototypeCentresResumeExactly) {
+  TempDir runs;
+  std::vector<std::string> recipe = {"loss.name=arcface", "loss.softmax.centres=prototype", "loss.softmax.scale=16",
+                                     "length.steps=6", "checkpoint.every_steps=0"};
+  auto runs_of = face::test::train_whole_and_resumed(runs.path, recipe, 3);
+  EXPECT_EQ(face::weights_fingerprint(*runs_of.resumed->model()), face::weights_fingerprint(*runs_of.whole->model()));
+  torch::Tensor whole, resumed;
+  torch::serialize::InputArchive a, b;
+  a.load_from((runs.path / "whole" / face::checkpoint_name(6)).string());
+  b.load_from((runs.path / "split" / face::checkpoint_name(6)).string());
+  ASSERT_TRUE(a.try_read("class_centres", whole));
+  ASSERT_TRUE(b.try_read("class_centres", resumed));
+  EXPECT_TRUE(torch::equal(whole, resumed));
+  auto norms = whole.norm(2, 1);
+  auto visited = norms > 0;
+  EXPECT_GT(visited.sum().item<int64_t>(), 4);  // 6 steps of P = 4 identities
+  EXPECT_TRUE(torch::allclose(norms.masked_select(visited), torch::ones({visited.sum().item<int64_t>()}), 1e-5, 1e-5));
+  auto train = lines_of(runs.path / "whole" / "metrics.jsonl", "train");
+  ASSERT_EQ(train.size(), 6u);
+  EXPECT_TRUE(std::isfinite(field(train.back(), "softmax_loss")));
+  // The batch's own faces moved its centres first, so they sit closer than 90 degrees.
+  EXPECT_LT(field(train.back(), "target_angle_deg"), 90);
+}
+
 TEST(TrainerMarginSoftmax, ConfigChecksTheLossAndItsRanges) {
   TempDir runs;
   EXPECT_THROW(smoke(runs.path, {"loss.name=sphereface"}), face::Error);
@@ -204,6 +276,10 @@ TEST(TrainerMarginSoftmax, ConfigChecksTheLossAndItsRanges) {
   auto a = smoke(runs.path, {}), b = smoke(runs.path, {"loss.softmax.scale=30"});
   EXPECT_EQ(a.fingerprint(), b.fingerprint());
   EXPECT_NE(a.fingerprint(), smoke(runs.path, {"loss.name=cosface"}).fingerprint());
+  EXPECT_THROW(smoke(runs.path, {"loss.name=cosface", "loss.softmax.centres=mean"}), face::Error);
+  EXPECT_THROW(smoke(runs.path, {"loss.name=cosface", "loss.softmax.prototype_momentum=1"}), face::Error);
+  EXPECT_NE(smoke(runs.path, {"loss.name=cosface"}).fingerprint(),
+            smoke(runs.path, {"loss.name=cosface", "loss.softmax.centres=prototype"}).fingerprint());
   EXPECT_NE(smoke(runs.path, {"loss.name=arcface"}).fingerprint(),
             smoke(runs.path, {"loss.name=arcface", "loss.arcface.easy_margin=true"}).fingerprint());
 }

@@ -1,5 +1,6 @@
 // trainer_fixture.h: what the trainer tests share: a small synthetic pack that a few steps can
-// learn from, the smoke recipe pointed at it, and readers of metrics.jsonl.
+// learn from, the smoke recipe pointed at it, a run made whole and in two halves, and readers of
+// metrics.jsonl.
 #pragma once
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -10,12 +11,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/pack.h"
 #include "test_support.h"
 #include "train/config.h"
+#include "train/trainer.h"
 
 namespace face::test {
 
@@ -59,6 +62,30 @@ inline const std::filesystem::path& pack_file() {
 inline TrainConfig smoke(const std::filesystem::path& runs, std::vector<std::string> overrides) {
   overrides.insert(overrides.begin(), {"data.pack=" + pack_file().string(), "run.dir=" + runs.string()});
   return load_config(source_dir() / "configs/smoke.yaml", overrides);
+}
+
+// One recipe trained twice under `runs`: whole ("whole"), and stopped after `stop_after` steps
+// then resumed with --resume auto ("split"). Tests compare the two finished trainers.
+struct WholeAndResumed {
+  std::unique_ptr<Trainer> whole, resumed;
+};
+inline WholeAndResumed train_whole_and_resumed(const std::filesystem::path& runs, const std::vector<std::string>& recipe,
+                                               int64_t stop_after) {
+  auto with = [&](const std::string& name) {
+    auto o = recipe;
+    o.push_back("run.name=" + name);
+    return smoke(runs, o);
+  };
+  WholeAndResumed r;
+  r.whole = std::make_unique<Trainer>(with("whole"), load_pack(pack_file()));
+  EXPECT_EQ(r.whole->train(), Trainer::Outcome::finished);
+  Trainer first(with("split"), load_pack(pack_file()), {"", "", stop_after});
+  EXPECT_EQ(first.train(), Trainer::Outcome::stopped);
+  EXPECT_EQ(first.state().step, stop_after);
+  r.resumed = std::make_unique<Trainer>(with("split"), load_pack(pack_file()), TrainerOptions{"auto", ""});
+  EXPECT_EQ(r.resumed->start_step(), stop_after);
+  EXPECT_EQ(r.resumed->train(), Trainer::Outcome::finished);
+  return r;
 }
 
 // The same recipe as command-line arguments of the trainer program.

@@ -52,30 +52,18 @@ TEST(Trainer, StoppedAndResumedRunIsBitIdenticalToUninterrupted) {
   // generator and the schedule must continue exactly.
   std::vector<std::string> recipe = {"schedule.name=cosine", "schedule.warmup_steps=2", "length.steps=6",
                                      "checkpoint.every_steps=0"};
-  auto with = [&](std::string name) {
-    auto o = recipe;
-    o.push_back("run.name=" + name);
-    return smoke(runs.path, o);
-  };
-  face::Trainer whole(with("whole"), face::load_pack(pack_file()));
-  ASSERT_EQ(whole.train(), face::Trainer::Outcome::finished);
-
-  face::Trainer first(with("split"), face::load_pack(pack_file()), {"", "", /*stop_after=*/3});
-  ASSERT_EQ(first.train(), face::Trainer::Outcome::stopped);
-  EXPECT_EQ(first.state().step, 3);
-  face::Trainer second(with("split"), face::load_pack(pack_file()), {"auto", ""});
-  EXPECT_EQ(second.start_step(), 3);
-  ASSERT_EQ(second.train(), face::Trainer::Outcome::finished);
-
+  auto runs_of = face::test::train_whole_and_resumed(runs.path, recipe, 3);
+  auto &whole = *runs_of.whole, &second = *runs_of.resumed;
   EXPECT_EQ(face::weights_fingerprint(*second.model()), face::weights_fingerprint(*whole.model()));
   auto a = whole.model()->parameters(), b = second.model()->parameters();
   for (size_t i = 0; i < a.size(); ++i) ASSERT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
   // A resume with another recipe is refused.
-  auto other = with("split");
+  recipe.push_back("run.name=split");
+  auto other = smoke(runs.path, recipe);
   other.optimiser.lr *= 2;
   EXPECT_THROW((face::Trainer(other, face::load_pack(pack_file()), {"auto", ""})), face::Error);
   // Without --resume, an existing run is not overwritten.
-  EXPECT_THROW((face::Trainer(with("split"), face::load_pack(pack_file()))), face::Error);
+  EXPECT_THROW((face::Trainer(smoke(runs.path, recipe), face::load_pack(pack_file()))), face::Error);
 }
 
 TEST(Trainer, ResumeAutoSkipsADamagedCheckpoint) {
@@ -153,7 +141,7 @@ TEST(Trainer, ResumeLogsEachStepOnceAndRemovesStaleTemporaries) {
   face::test::write_text(stray, "half a checkpoint");
   fs::last_write_time(stray, fs::last_write_time(dir / face::checkpoint_name(3)) - std::chrono::hours(1));
   ASSERT_EQ(lines_of(dir / "metrics.jsonl", "train").size(), 6u);
-  face::Trainer resumed(config, face::load_pack(pack_file()), {"auto"});
+  face::Trainer resumed(config, face::load_pack(pack_file()), {"auto", ""});
   EXPECT_EQ(resumed.start_step(), 3);
   EXPECT_FALSE(fs::exists(stray));
   EXPECT_EQ(lines_of(dir / "metrics.jsonl", "train").size(), 3u);  // steps 4..6 dropped, to be logged again
