@@ -2,9 +2,17 @@
 // the Python reference (../shared/bench/ref_nn4.py, "infer_img_s").
 //
 //   bench_infer [--arch nn4.small2] [--batch 96] [--steps 5] [--warm 2] [--device cpu|cuda]
-//               [--threads N] [--channels-last|--nchw] [--bf16] [--json]
+//               [--threads N] [--channels-last|--nchw] [--bf16] [--graph G] [--json]
 //
-// Prints batch-1 latency and large-batch images/s (minimum and median over --steps timed runs).
+// --graph: what runs the network
+//   eager    the C++ module as trained (batch norm with its statistics), in the layout asked for
+//   folded   the C++ module with batch norm folded into the convolutions: what embedders run
+//            for nn4 (model/embedder.h)
+//   frozen   the traced TorchScript graph, frozen (batch norm folded; model/inference_graph.h)
+//   onednn   the same, then optimize_for_inference (oneDNN pre-packed convolutions, on CPU)
+// The other three run channels-last whatever the input's layout (converted in the timed call).
+// Prints batch-1 latency and large-batch images/s: total images / total time over --steps timed
+// runs (the reference's statistic), and the best and median run.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <ATen/autocast_mode.h>
@@ -15,10 +23,13 @@
 #include <algorithm>
 #include <cmath>
 #include <chrono>
+#include <optional>
 
 #include "apps/cli_checks.h"
+#include "model/inference_graph.h"
 #include "model/memory_format.h"
 #include "model/nn4.h"
+#include "model/traced_network.h"
 #include "util/run_info.h"
 #include "util/threads.h"
 
@@ -51,6 +62,7 @@ int main(int argc, char** argv) {
   int64_t batch = 96;
   int steps = 5, warm = 2, threads = 0;
   bool channels_last = true, bf16 = false, json = false;
+  std::string graph = "folded";
   app.add_option("--arch", arch)->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str()->check(face::cli::batch());
   app.add_option("--steps", steps)->capture_default_str()->check(face::cli::count());
@@ -59,15 +71,25 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
   app.add_flag("--bf16", bf16, "bf16 autocast (CUDA)");
+  app.add_option("--graph", graph, "eager | folded | frozen | onednn")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"eager", "folded", "frozen", "onednn"}));
   app.add_flag("--json", json, "one JSON line instead of text");
   FACE_PARSE_OPTIONS(app, argc, argv);
 
   int used_threads = face::configure_threads(threads);
   torch::Device device(device_name);
   face::Nn4 model{face::Nn4Options(arch)};
-  model->to(device);
   model->eval();
-  if (channels_last) face::use_channels_last(*model);
+  // The inference graphs run channels-last, as embedders run them; for them --nchw means input
+  // handed over in NCHW, converted inside the timed call.
+  const bool inference_graph = graph != "eager";
+  if (channels_last || inference_graph) face::use_channels_last(*model);
+  std::optional<torch::jit::Module> traced;
+  if (graph == "frozen" || graph == "onednn")
+    traced = face::inference_graph(face::trace_network(face::traceable(model)), device, face::graph_kind(graph));
+  model->to(device);
+  if (graph == "folded") model->fold_batch_norm();
   auto make_input = [&](int64_t n) {
     return face::in_layout(torch::rand({n, 3, 96, 96}, torch::TensorOptions().device(device)), channels_last);
   };
@@ -77,7 +99,8 @@ int main(int argc, char** argv) {
       at::autocast::set_autocast_enabled(at::kCUDA, true);
       at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
     }
-    auto y = model->forward(x);
+    auto in = inference_graph ? face::in_layout(x, true) : x;
+    auto y = traced ? traced->forward({in}).toTensor() : model->forward(in);
     if (bf16 && device.is_cuda()) {
       at::autocast::set_autocast_enabled(at::kCUDA, false);
       at::autocast::clear_cache();
@@ -88,19 +111,24 @@ int main(int argc, char** argv) {
   auto big = make_input(batch), one = make_input(1);
   auto batch_seconds = time_calls(warm, steps, device, [&] { forward(big); });
   auto single_seconds = time_calls(warm, std::max(steps, 10), device, [&] { forward(one); });
+  double total = 0;
+  for (double t : batch_seconds) total += t;
+  double mean = batch * batch_seconds.size() / total;
   double best = batch / batch_seconds.front(), median = batch / batch_seconds[batch_seconds.size() / 2];
   double latency_min = single_seconds.front() * 1e3, latency_median = single_seconds[single_seconds.size() / 2] * 1e3;
   if (json) {
     auto rounded = [](double x, double unit) { return std::round(x / unit) * unit; };
     nlohmann::ordered_json report = {
         {"arch", arch}, {"device", device.str()}, {"threads", used_threads}, {"batch", batch},
-        {"channels_last", channels_last}, {"bf16", bf16}, {"infer_img_s_max", rounded(best, 0.1)},
+        {"channels_last", channels_last}, {"bf16", bf16}, {"graph", graph},
+        {"infer_img_s", rounded(mean, 0.1)}, {"infer_img_s_max", rounded(best, 0.1)},
         {"infer_img_s_median", rounded(median, 0.1)}, {"batch1_ms_min", rounded(latency_min, 0.01)},
         {"batch1_ms_median", rounded(latency_median, 0.01)}, {"run", face::run_info()}};
     fmt::print("{}\n", report.dump());
   } else {
-    fmt::print("{} on {} ({} threads), batch {}: {:.1f} images/s (median {:.1f}); batch 1: {:.2f} ms (median {:.2f})\n",
-               arch, device.str(), used_threads, batch, best, median, latency_min, latency_median);
+    fmt::print("{} ({} graph) on {} ({} threads), batch {}: {:.1f} images/s (best {:.1f}, median {:.1f}); batch 1: "
+               "{:.2f} ms (median {:.2f})\n",
+               arch, graph, device.str(), used_threads, batch, mean, best, median, latency_min, latency_median);
   }
   return 0;
 }

@@ -1,12 +1,10 @@
 #include "deploy/export.h"
 
-#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/serialization/export.h>
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <set>
 
 #include "data/normalisation.h"
 #include "model/model_file.h"
@@ -21,92 +19,47 @@ namespace {
 
 constexpr const char* kMetadataFile = "facenet.json";
 
-// TorchScript attribute names must be identifiers: "features.0.weight" -> "features_0_weight".
-std::string attribute_name(const std::string& dotted) {
-  std::string name = dotted;
-  for (char& c : name)
-    if (c == '.') c = '_';
-  return name;
-}
-
-// Values that are JSON numbers (or nested JSON) are written as such, the rest as strings.
-std::string metadata_json(const ExportMetadata& metadata) {
-  static const std::set<std::string> raw = {"embedding_dim", "input_size", "threshold", "export_info"};
-  nlohmann::ordered_json json = nlohmann::ordered_json::object();
-  for (const auto& [key, value] : metadata)
-    json[key] = raw.count(key) ? nlohmann::ordered_json::parse(value) : nlohmann::ordered_json(value);
-  return json.dump();
-}
-
 }  // namespace
-
-namespace {
-ExportedNetwork describe(Nn4& model) {
-  return {model.get(), [model](const torch::Tensor& x) mutable { return model->forward(x); }, model->options().arch(),
-          model->options().embedding_dim(), kInputSize};
-}
-}  // namespace
-
-torch::jit::Module trace_model(Nn4& model, int64_t example_batch) { return trace_network(describe(model), example_batch); }
-
-torch::jit::Module trace_network(const ExportedNetwork& network, int64_t example_batch) {
-  auto& model = *network.module;
-  model.to(torch::kCPU);
-  model.eval();
-  torch::jit::Module module(c10::QualifiedName("__torch__.facenet.Nn4Embedder"));
-  // The same tensors as the C++ model's: the tracer recognises them and reads them from `self`.
-  for (const auto& p : model.named_parameters()) module.register_parameter(attribute_name(p.key()), p.value(), false);
-  for (const auto& b : model.named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
-
-  torch::NoGradGuard no_grad;
-  torch::Tensor example = torch::rand({example_batch, 3, network.input_size, network.input_size});
-  auto traced = torch::jit::tracer::trace(
-      {example}, [&](torch::jit::Stack inputs) { return torch::jit::Stack{network.forward(inputs[0].toTensor())}; },
-      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/true, /*force_outplace=*/false,
-      &module, {"images"});
-  auto graph = traced.first->graph;
-  auto* function = module._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*module.type()->name(), "forward"), graph);
-  module.type()->addMethod(function);
-  module.eval();
-  return module;
-}
 
 ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const ExportOptions& options) {
-  return export_network(describe(model), path, options);
+  return export_network(traceable(model), path, options);
 }
 
-ExportMetadata export_network(const ExportedNetwork& network, const std::filesystem::path& path,
+ExportMetadata export_network(const TraceableNetwork& network, const std::filesystem::path& path,
                               const ExportOptions& options) {
   if (!std::isfinite(options.threshold) || options.threshold <= 0 || options.threshold >= 4)
     fail("export: threshold {} is not a squared L2 distance between unit embeddings (0 < t < 4)", options.threshold);
   torch::jit::Module module = trace_network(network, options.example_batch);
   const int64_t size = network.input_size;
 
-  ExportMetadata metadata = {
+  nlohmann::ordered_json json = {
       {"format", "facenet-cpp export 1"},
       {"arch", network.arch},
-      {"embedding_dim", std::to_string(network.embedding_dim)},
-      {"input_size", std::to_string(size)},
+      {"embedding_dim", network.embedding_dim},
+      {"input_size", size},
       {"input_format", fmt::format("float32 (m, 3, {}, {}) RGB in [0, 1] (uint8 / 255; any further normalisation "
                                    "is inside the module)", size, size)},
       {"align_recipe", options.align_recipe.empty() ? "unspecified" : options.align_recipe},
       {"distance", kDistanceName},
-      {"threshold", fmt::format("{}", options.threshold)},
+      {"threshold", options.threshold},
       {"weights_fingerprint", weights_fingerprint(*network.module)},
       {"training_run", options.training_run.empty() ? "unknown" : options.training_run},
       {"source", options.source},
-      {"export_info", run_info_json()},
+      {"export_info", run_info()},
   };
-  for (const auto& [key, value] : metadata) {
-    if (key == "embedding_dim" || key == "input_size")
-      module.register_attribute(key, c10::IntType::get(), static_cast<int64_t>(std::stoll(value)));
-    else if (key == "threshold")
-      module.register_attribute(key, c10::FloatType::get(), options.threshold);
+  // The same entries as module attributes (numbers stay numbers, export_info is JSON text), and
+  // as text for the caller to print.
+  ExportMetadata metadata;
+  for (const auto& [key, value] : json.items()) {
+    if (value.is_number_integer())
+      module.register_attribute(key, c10::IntType::get(), value.get<int64_t>());
+    else if (value.is_number())
+      module.register_attribute(key, c10::FloatType::get(), value.get<double>());
     else
-      module.register_attribute(key, c10::StringType::get(), value);
+      module.register_attribute(key, c10::StringType::get(), value.is_string() ? value.get<std::string>() : value.dump());
+    metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
   }
-  torch::jit::ExtraFilesMap extra = {{kMetadataFile, metadata_json(metadata)}};
+  torch::jit::ExtraFilesMap extra = {{kMetadataFile, json.dump()}};
   write_atomic(path, [&](const std::filesystem::path& tmp) {
     write_checked(tmp, path, "TorchScript model",
                   [&](const ByteWriter& writer) { torch::jit::ExportModule(module, writer, extra); });

@@ -5,11 +5,10 @@
 //
 //   forward(x)  x: float (m, 3, 96, 96) RGB in [0, 1]  ->  (m, D) float, rows L2-normalised
 //
-// LibTorch C++ modules cannot be scripted, so the graph is built by tracing Nn4::forward once on
-// an example batch, with every parameter and buffer registered on the new module (so they are
-// real TorchScript parameters, reached through GetAttr, not constants folded into the graph).
-// The traced graph is generic in the batch size; export_model re-loads the file it wrote and
-// checks it against the C++ model on a batch of another size before returning.
+// The graph is traced (model/traced_network.h), so its weights stay real TorchScript parameters
+// that a reader can fine-tune; embedders optimise it when they load it (model/embedder.h).
+// export_model re-loads the file it wrote and checks it against the C++ model on a batch of
+// another size before returning.
 //
 // Metadata travels twice, for the two kinds of reader:
 //   module attributes   arch, embedding_dim, input_size, input_format, align_recipe,
@@ -23,11 +22,11 @@
 #include <torch/script.h>
 
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <string>
 
 #include "model/nn4.h"
+#include "model/traced_network.h"
 
 namespace face {
 
@@ -43,26 +42,15 @@ struct ExportOptions {
   int64_t example_batch = 2;        // batch size used for tracing
 };
 
-// Every metadata entry, as text, in a fixed order (for JSON and printing).
+// Every metadata entry, as text (numbers and export_info as JSON), for printing.
 using ExportMetadata = std::map<std::string, std::string>;
-
-// What an exported network is, beside its weights: any embedding module (nn4, dlib's ResNet).
-struct ExportedNetwork {
-  torch::nn::Module* module;                               // its parameters and buffers are exported
-  std::function<torch::Tensor(const torch::Tensor&)> forward;  // float [0, 1] RGB -> unit rows
-  std::string arch;
-  int64_t embedding_dim = 128, input_size = 96;
-};
 
 // Traces `model` (put in eval mode, on the CPU) and writes the TorchScript module to `path`
 // atomically; returns the metadata written. face::Error when the round-trip check fails.
 ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const ExportOptions& options);
-ExportMetadata export_network(const ExportedNetwork& network, const std::filesystem::path& path,
+// The same for any embedding network (dlib's ResNet).
+ExportMetadata export_network(const TraceableNetwork& network, const std::filesystem::path& path,
                               const ExportOptions& options);
-
-// The TorchScript module itself, without writing it (used by export_model and the tests).
-torch::jit::Module trace_model(Nn4& model, int64_t example_batch = 2);
-torch::jit::Module trace_network(const ExportedNetwork& network, int64_t example_batch = 2);
 
 // The verification threshold of evaluate's JSON report `report` ("metrics"."best_threshold", on the
 // squared L2 distance), once its "model"."fingerprint" shows it was measured on these weights;

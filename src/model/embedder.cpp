@@ -4,7 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+#include <optional>
+
 #include "data/normalisation.h"
+#include "model/inference_graph.h"
 #include "model/memory_format.h"
 #include "model/model_file.h"
 #include "util/error.h"
@@ -21,90 +26,164 @@ torch::Tensor Embedder::embed_all(const torch::Tensor& images_uint8, int64_t bat
 
 namespace {
 
-class Nn4Embedder : public Embedder {
+// Any C++ module: nn4 (batch norm folded, and the fused LRN kernel that a traced graph cannot
+// hold: model/local_response_norm.h) or dlib's ResNet.
+class ModuleEmbedder : public Embedder {
  public:
-  Nn4Embedder(LoadedModel loaded, torch::Device device, std::string description)
-      : loaded_(std::move(loaded)), device_(device), description_(std::move(description)) {
-    loaded_.model->to(device_);
-    loaded_.model->eval();
-    use_channels_last(*loaded_.model);  // the fast layout on CPU and CUDA (model/memory_format.h)
+  ModuleEmbedder(std::shared_ptr<torch::nn::Module> module, std::function<torch::Tensor(const torch::Tensor&)> forward,
+                 std::map<std::string, std::string> metadata, torch::Device device, std::string description)
+      : module_(std::move(module)), forward_(std::move(forward)), metadata_(std::move(metadata)), device_(device),
+        description_(std::move(description)) {
+    for (const char* key : {"arch", "embedding_dim", "input_size", "weights_fingerprint"})
+      if (metadata_[key].empty()) fail("embedder '{}': no {} given", description_, key);
+    dim_ = std::stoll(metadata_["embedding_dim"]);
+    size_ = std::stoll(metadata_["input_size"]);
+    module_->to(device_);
+    module_->eval();
+    use_channels_last(*module_);  // the fast layout on CPU and CUDA (model/memory_format.h)
   }
   torch::Tensor embed(const torch::Tensor& images) override {
-    torch::NoGradGuard no_grad;
-    return loaded_.model->forward(in_layout(to_model_input(images.to(device_)), true)).to(torch::kCPU);
+    torch::InferenceMode inference;
+    return forward_(in_layout(to_model_input(images.to(device_)), true)).to(torch::kCPU);
   }
-  int64_t embedding_dim() const override { return loaded_.model->options().embedding_dim(); }
-  std::string fingerprint() const override { return loaded_.fingerprint; }
+  int64_t embedding_dim() const override { return dim_; }
+  int64_t input_size() const override { return size_; }
+  std::string fingerprint() const override { return metadata_.at("weights_fingerprint"); }
   std::string description() const override { return description_; }
   std::string metadata(const std::string& key) const override {
-    if (key == "arch") return loaded_.model->options().arch();
-    if (key == "embedding_dim") return std::to_string(loaded_.model->options().embedding_dim());
-    if (key == "weights_fingerprint") return loaded_.fingerprint;
-    return "";
+    auto it = metadata_.find(key);
+    return it == metadata_.end() ? "" : it->second;
   }
 
  private:
-  LoadedModel loaded_;
+  std::shared_ptr<torch::nn::Module> module_;
+  std::function<torch::Tensor(const torch::Tensor&)> forward_;
+  std::map<std::string, std::string> metadata_;
   torch::Device device_;
   std::string description_;
+  int64_t dim_ = 0, size_ = 0;
 };
 
+// nn4 for inference: batch norm folded; `metadata` (an export's) is kept beside what the model says.
+std::unique_ptr<Embedder> nn4_embedder(LoadedModel loaded, const torch::Device& device, std::string description,
+                                       std::map<std::string, std::string> metadata = {}) {
+  Nn4 model = loaded.model;
+  metadata["arch"] = model->options().arch();
+  metadata["embedding_dim"] = std::to_string(model->options().embedding_dim());
+  metadata["input_size"] = std::to_string(kInputSize);
+  metadata["weights_fingerprint"] = loaded.fingerprint;
+  model->eval();
+  model->fold_batch_norm();
+  return module_embedder(model.ptr(), [model](const torch::Tensor& x) mutable { return model->forward(x); },
+                         std::move(metadata), device, std::move(description));
+}
+
+// Any other TorchScript module (dlib's ResNet exported): its frozen graph (model/inference_graph.h).
 class ScriptEmbedder : public Embedder {
  public:
-  ScriptEmbedder(torch::jit::Module module, torch::Device device, std::string path)
-      : module_(std::move(module)), device_(device), path_(std::move(path)) {
-    module_.to(device_);
-    module_.eval();
-    torch::NoGradGuard no_grad;
-    if (module_.hasattr("input_size") && module_.attr("input_size").isInt()) size_ = module_.attr("input_size").toInt();
+  ScriptEmbedder(const torch::jit::Module& module, std::map<std::string, std::string> metadata, torch::Device device,
+                 std::string path)
+      : graph_(inference_graph(module, device)), metadata_(std::move(metadata)), device_(device), path_(std::move(path)) {
+    if (metadata_.count("input_size")) size_ = std::stoll(metadata_["input_size"]);
     dim_ = embed(torch::zeros({1, 3, size_, size_}, torch::kUInt8)).size(1);
-    fingerprint_ = module_.hasattr("weights_fingerprint") ? module_.attr("weights_fingerprint").toStringRef() : "unknown";
+    fingerprint_ = metadata_.count("weights_fingerprint") ? metadata_["weights_fingerprint"] : "unknown";
   }
   torch::Tensor embed(const torch::Tensor& images) override {
-    torch::NoGradGuard no_grad;
-    return module_.forward({to_model_input(images.to(device_))}).toTensor().to(torch::kCPU);
+    torch::InferenceMode inference;
+    return graph_.forward({in_layout(to_model_input(images.to(device_)), true)}).toTensor().to(torch::kCPU);
   }
   int64_t embedding_dim() const override { return dim_; }
   int64_t input_size() const override { return size_; }
   std::string fingerprint() const override { return fingerprint_; }
   std::string description() const override { return "TorchScript " + path_; }
   std::string metadata(const std::string& key) const override {
-    if (!module_.hasattr(key)) return "";
-    c10::IValue value = module_.attr(key);
-    if (value.isString()) return value.toStringRef();
-    if (value.isDouble()) return fmt::format("{}", value.toDouble());
-    if (value.isInt()) return std::to_string(value.toInt());
-    return "";
+    auto it = metadata_.find(key);
+    return it == metadata_.end() ? "" : it->second;
   }
 
  private:
-  torch::jit::Module module_;
+  torch::jit::Module graph_;
+  std::map<std::string, std::string> metadata_;
   torch::Device device_;
   std::string path_, fingerprint_;
   int64_t dim_ = 0, size_ = 96;
 };
 
+// The module's string and number attributes (an export's metadata, deploy/export.h), as text.
+std::map<std::string, std::string> script_metadata(const torch::jit::Module& module) {
+  std::map<std::string, std::string> metadata;
+  for (const auto& a : module.named_attributes(/*recurse=*/false)) {
+    if (a.value.isString()) metadata[a.name] = a.value.toStringRef();
+    else if (a.value.isDouble()) metadata[a.name] = fmt::format("{}", a.value.toDouble());
+    else if (a.value.isInt()) metadata[a.name] = std::to_string(a.value.toInt());
+  }
+  return metadata;
+}
+
+// An exported nn4 back in the C++ module, so that it runs the fast path above: the export holds
+// every parameter and buffer under its dotted name with '.' -> '_' (model/traced_network.h).
+// Empty when the module is not an nn4 of a known shape or its weights do not check out.
+std::optional<LoadedModel> nn4_from_script(const torch::jit::Module& module,
+                                           const std::map<std::string, std::string>& metadata) {
+  auto arch = metadata.find("arch"), dim = metadata.find("embedding_dim"), fp = metadata.find("weights_fingerprint");
+  if (arch == metadata.end() || dim == metadata.end() || fp == metadata.end()) return std::nullopt;
+  auto known = nn4_architectures();
+  if (std::find(known.begin(), known.end(), arch->second) == known.end()) return std::nullopt;
+  Nn4 model(Nn4Options(arch->second).embedding_dim(std::stoll(dim->second)));
+  torch::NoGradGuard no_grad;
+  auto copy_from_module = [&](const std::string& dotted, torch::Tensor& target) {
+    std::string name = dotted;
+    std::replace(name.begin(), name.end(), '.', '_');
+    if (!module.hasattr(name) || !module.attr(name).isTensor()) return false;
+    auto source = module.attr(name).toTensor();
+    if (!source.sizes().equals(target.sizes())) return false;
+    target.copy_(source);
+    return true;
+  };
+  for (auto& p : model->named_parameters())
+    if (!copy_from_module(p.key(), p.value())) return std::nullopt;
+  for (auto& b : model->named_buffers())
+    if (!copy_from_module(b.key(), b.value())) return std::nullopt;
+  if (weights_fingerprint(*model) != fp->second) return std::nullopt;
+  return LoadedModel{model, fp->second};
+}
+
 }  // namespace
+
+std::unique_ptr<Embedder> module_embedder(std::shared_ptr<torch::nn::Module> module,
+                                          std::function<torch::Tensor(const torch::Tensor&)> forward,
+                                          std::map<std::string, std::string> metadata, const torch::Device& device,
+                                          std::string description) {
+  return std::make_unique<ModuleEmbedder>(std::move(module), std::move(forward), std::move(metadata), device,
+                                          std::move(description));
+}
 
 std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device) {
   if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());
   if (is_model_file(path)) {
     LoadedModel loaded = load_model_file(path, device);
     std::string arch = loaded.model->options().arch();
-    return std::make_unique<Nn4Embedder>(std::move(loaded), device, arch + " " + path.string());
+    return nn4_embedder(std::move(loaded), device, arch + " " + path.string());
   }
+  torch::jit::Module module;
   try {
-    return std::make_unique<ScriptEmbedder>(torch::jit::load(path.string(), device), device, path.string());
+    module = torch::jit::load(path.string(), torch::kCPU);
   } catch (const c10::Error& e) {
     fail("'{}' is neither a facenet-cpp checkpoint nor a TorchScript module: {}", path.string(),
          e.what_without_backtrace());
   }
+  auto metadata = script_metadata(module);
+  if (auto nn4 = nn4_from_script(module, metadata)) {
+    std::string arch = nn4->model->options().arch();
+    return nn4_embedder(std::move(*nn4), device, arch + " export " + path.string(), std::move(metadata));
+  }
+  return std::make_unique<ScriptEmbedder>(module, std::move(metadata), device, path.string());
 }
 
 std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device) {
   Nn4 model(Nn4Options(arch).seed(seed));
   LoadedModel loaded{model, weights_fingerprint(*model)};
-  return std::make_unique<Nn4Embedder>(std::move(loaded), device, fmt::format("untrained {} (seed {})", arch, seed));
+  return nn4_embedder(std::move(loaded), device, fmt::format("untrained {} (seed {})", arch, seed));
 }
 
 }  // namespace face

@@ -7,9 +7,12 @@
 //           input_size(): 96 for nn4, 150 for dlib's ResNet (model/dlib_resnet.h)
 //   output  float (m, D) on the CPU, rows L2-normalised
 #pragma once
+#include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -32,7 +35,17 @@ class Embedder {
   torch::Tensor embed_all(const torch::Tensor& images_uint8, int64_t batch_size = 64);
 };
 
-// Opens a facenet-cpp model file or checkpoint, or a TorchScript module, on `device`.
+// An Embedder over a C++ module, in eval mode, channels-last, on `device`. `forward` maps float
+// [0, 1] RGB (m, 3, S, S) to unit rows; `metadata` answers metadata() and must hold "arch",
+// "embedding_dim", "input_size" and "weights_fingerprint".
+std::unique_ptr<Embedder> module_embedder(std::shared_ptr<torch::nn::Module> module,
+                                          std::function<torch::Tensor(const torch::Tensor&)> forward,
+                                          std::map<std::string, std::string> metadata, const torch::Device& device,
+                                          std::string description);
+
+// Opens a facenet-cpp model file or checkpoint, or a TorchScript module, on `device`. nn4 runs
+// with batch norm folded into its convolutions (model/nn4.h), an exported nn4 included; other
+// TorchScript modules run as frozen graphs (model/inference_graph.h).
 std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device);
 
 // A randomly initialised network (seeded); tools using it must warn loudly.

@@ -17,6 +17,32 @@ nn::Sequential conv_bn_relu(int64_t in, int64_t out, int64_t kernel, int64_t str
                         nn::ReLU(nn::ReLUOptions().inplace(true)));
 }
 
+nn::Sequential fold_batch_norm(const nn::Sequential& layers) {
+  torch::NoGradGuard no_grad;
+  nn::Sequential folded;
+  nn::Conv2dImpl* previous_conv = nullptr;
+  for (const auto& layer : *layers) {
+    auto* bn = layer.ptr()->as<nn::BatchNorm2d>();
+    if (bn && previous_conv && previous_conv->options.bias()) {
+      // bn(conv(x)) = gamma (w * x + b - mean) / sqrt(var + eps) + beta
+      auto scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
+      previous_conv->weight.mul_(scale.view({-1, 1, 1, 1}));  // in place: keeps its memory layout
+      previous_conv->bias.sub_(bn->running_mean).mul_(scale).add_(bn->bias);
+      previous_conv = nullptr;
+      continue;
+    }
+    previous_conv = layer.ptr()->as<nn::Conv2d>();
+    if (auto* inception = layer.ptr()->as<Inception>()) inception->fold_batch_norm();
+    folded->push_back(layer);
+  }
+  return folded;
+}
+
+void InceptionImpl::fold_batch_norm() {
+  for (size_t i = 0; i < branches_.size(); ++i)
+    branches_[i] = replace_module("branch" + std::to_string(i), face::fold_batch_norm(branches_[i]));
+}
+
 InceptionImpl::InceptionImpl(const InceptionSpec& spec) {
   for (const auto& c : spec.convs) {
     nn::Sequential branch;

@@ -42,10 +42,17 @@ struct InceptionSpec {
 torch::nn::Sequential conv_bn_relu(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
                                    int64_t padding = 0);
 
+// `layers` with every BatchNorm2d that follows a Conv2d folded into that convolution's weights
+// and bias (with its running statistics, so for eval mode only) and dropped; Inception blocks
+// inside fold their own branches. The other layers are shared, not copied.
+torch::nn::Sequential fold_batch_norm(const torch::nn::Sequential& layers);
+
 class InceptionImpl : public torch::nn::Module {
  public:
   explicit InceptionImpl(const InceptionSpec& spec);
   torch::Tensor forward(const torch::Tensor& x);
+  // Inference only: folds each batch norm into its convolution (model/nn4.h, fold_batch_norm).
+  void fold_batch_norm();
 
  private:
   std::vector<torch::nn::Sequential> branches_;

@@ -111,6 +111,8 @@ torch::Tensor Nn4Impl::forward(const torch::Tensor& images) {
                                           torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
 }
 
+void Nn4Impl::fold_batch_norm() { features_ = replace_module("features", face::fold_batch_norm(features_)); }
+
 void initialise_weights(torch::nn::Module& module, uint64_t seed) {
   torch::NoGradGuard no_grad;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);

@@ -34,6 +34,10 @@ class Nn4Impl : public torch::nn::Module {
   // Unit-norm embeddings of a float batch in [0, 1].
   torch::Tensor forward(const torch::Tensor& images);
   const Nn4Options& options() const { return options_; }
+  // Inference only: folds every batch norm into the convolution before it, which saves a pass
+  // over each layer's activations. The model then has no batch-norm parameters or statistics
+  // (so its weights_fingerprint changes) and cannot be trained or checkpointed again.
+  void fold_batch_norm();
 
  private:
   Nn4Options options_;

@@ -59,10 +59,12 @@ torch::Tensor initial_class_centres(int64_t classes, int64_t dim, const torch::D
 // near-orthogonal to their faces and the loss stays at its random-start value (the CosFace run in
 // experiments/nn4-cpu-ablation). Prototype centres are instead running means of each class's unit
 // embeddings, as centre loss (Wen et al. 2016) moves its centres and weight imprinting (Qi et al.
-// 2018) sets them. At each visit
+// 2018) sets them. After the loss of each visit
 //   w_c <- unit(momentum w_c + (1 - momentum) unit(mean of the batch's embeddings of class c))
 // and a first visit sets w_c to that unit mean. A class not yet visited has a zero centre (cosine
-// 0 to every face). The optimiser does not train prototype centres.
+// 0 to every face). The optimiser does not train prototype centres. The update comes after the
+// loss: a centre that already holds the batch's own faces sits at a tiny angle from them, where
+// ArcFace's cos(theta + m) has a steep slope toward theta = 0, and the embeddings collapse.
 struct ClassSums {
   torch::Tensor sums;    // (classes, D): sum of the unit embeddings of each class in the batch
   torch::Tensor counts;  // (classes, 1): how many of each class

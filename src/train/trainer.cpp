@@ -18,6 +18,7 @@
 #include "data/augment.h"
 #include "data/identity_split.h"
 #include "data/normalisation.h"
+#include "data/validation_pairs.h"
 #include "eval/pair_scoring.h"
 #include "eval/verification_metrics.h"
 #include "model/memory_format.h"
@@ -68,8 +69,6 @@ torch::Tensor model_input(const torch::Tensor& images) {
                                .antialias(true));
 }
 
-uint64_t below(std::mt19937_64& engine, uint64_t n) { return engine() % n; }  // n is small: bias negligible
-
 // Mean distance between different rows, from a (B, B) squared-distance matrix: a collapse shows as 0.
 torch::Tensor embedding_spread(const torch::Tensor& d) {
   const int64_t b = d.size(0);
@@ -86,11 +85,38 @@ bool Trainer::stopping() const {
 bool Trainer::is_main() const { return !dist_ || dist_->is_main(); }
 int Trainer::world_size() const { return dist_ ? dist_->world_size() : 1; }
 
+// Setting up a run, in the order of the data flow; each stage is one member function below.
 Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
     : config_(std::move(config)), device_(parse_device(config_.runtime.device)), pack_(std::move(pack)),
       stop_after_(options.stop_after) {
   g_stop.store(false);
-  // Distributed (torchrun): one device per process, the cores shared between this node's ranks.
+  start_runtime();                               // threads, device, distributed ranks, seeds
+  IdentitySplit split = split_identities();      // sampler over training identities, validation pairs
+  if (!config_.evaluation.lfw_pairs.empty()) load_lfw_view1();  // before any work: a bad file stops here
+  if (config_.loss.distill.weight > 0) load_distillation_targets(split.train);
+  // Data on the device as uint8; converted per batch.
+  images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
+  labels_ = pack_.labels.to(device_);
+  nan_ = torch::full({}, std::nan(""), torch::TensorOptions().device(device_));
+  build_model(split);                            // network, class centres, optimiser
+  int64_t per_epoch = (sampler_->eligible_identities() + config_.data.p - 1) / config_.data.p;
+  total_steps_ = config_.length.steps > 0
+                     ? config_.length.steps
+                     : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(config_.length.epochs * per_epoch)));
+  state_.config_fingerprint = config_.fingerprint();
+  run_dir_ = fs::path(config_.run.dir) / config_.run.name;
+  resume_or_start(options);
+  if (dist_) join_ranks();
+  if (is_main()) {
+    write_run_record(split, options);
+    hooks_.push_back(std::make_unique<TelemetryHook>());
+    hooks_.push_back(std::make_unique<EvaluationHook>());
+  }
+  hooks_.push_back(std::make_unique<CheckpointHook>());
+}
+
+// Distributed (torchrun): one device per process, the cores shared between this node's ranks.
+void Trainer::start_runtime() {
   auto launch = read_launch_environment();
   int64_t threads = config_.runtime.threads;
   if (launch) {
@@ -104,86 +130,52 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   if (launch)
     dist_ = std::make_unique<Distributed>(
         *launch, device_, DistributedOptions{config_.distributed.timeout_seconds, config_.distributed.bucket_mb});
-  const int rank = dist_ ? dist_->rank() : 0;
-  torch::manual_seed(rank_seed(config_.run.seed, rank));
+  torch::manual_seed(rank_seed(config_.run.seed, dist_ ? dist_->rank() : 0));
   check_miner_options(miner_ = {config_.mining.strategy, config_.mining.fallback, config_.loss.margin});
+}
 
-  // Identity split: training identities feed the sampler, held-out ones the validation pairs.
+// Training identities feed the sampler, held-out ones the validation pairs.
+IdentitySplit Trainer::split_identities() {
   std::vector<int64_t> labels(pack_.labels.data_ptr<int64_t>(), pack_.labels.data_ptr<int64_t>() + pack_.size());
   auto split = split_by_identity(labels, pack_.identities, config_.data.validation_fraction, config_.run.seed);
   train_images_ = split.train;
   for (auto i : train_images_) sampler_labels_.push_back(labels[i]);
   sampler_ = std::make_unique<PxkSampler>(
       sampler_labels_, PxkOptions{config_.data.p, config_.data.k, config_.data.min_images,
-                               rank_seed(static_cast<uint64_t>(config_.run.seed), rank)});
+                               rank_seed(static_cast<uint64_t>(config_.run.seed), dist_ ? dist_->rank() : 0)});
+  validation_pairs_ = validation_pairs(labels, split.validation, config_.evaluation.max_pairs, config_.run.seed + 1);
+  return split;
+}
 
-  // Validation pairs: every same-identity pair (shuffled, capped at half of max_pairs) and as
-  // many random different-identity pairs, interleaved so that every fold holds both kinds.
-  std::map<int64_t, std::vector<int64_t>> by_identity;
-  for (auto i : split.validation) by_identity[labels[i]].push_back(i);
-  std::vector<Pair> same;
-  for (const auto& [label, images] : by_identity)
-    for (size_t a = 0; a < images.size(); ++a)
-      for (size_t b = a + 1; b < images.size(); ++b) same.push_back({images[a], images[b], true});
-  std::mt19937_64 engine(config_.run.seed + 1);
-  for (size_t i = same.size(); i > 1; --i) std::swap(same[i - 1], same[below(engine, i)]);
-  same.resize(std::min<size_t>(same.size(), config_.evaluation.max_pairs / 2));
-  if (!same.empty() && by_identity.size() >= 2) {
-    const auto& v = split.validation;
-    for (const auto& s : same) {
-      int64_t a, b;
-      do a = v[below(engine, v.size())], b = v[below(engine, v.size())]; while (labels[a] == labels[b]);
-      validation_pairs_.push_back(s);
-      validation_pairs_.push_back({a, b, false});
-    }
-  }
-
-  // LFW View 1: resolved now, so that a wrong file or a missing image stops the run before any work.
-  if (!config_.evaluation.lfw_pairs.empty()) load_lfw_view1();
-  if (config_.loss.distill.weight > 0) load_distillation_targets(split.train);
-
-  // Data on the device as uint8; converted per batch.
-  images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
-  nan_ = torch::full({}, std::nan(""), torch::TensorOptions().device(device_));
-  labels_ = pack_.labels.to(device_);
-
+void Trainer::build_model(const IdentitySplit& split) {
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
   model_->to(device_);
   if (config_.runtime.channels_last) use_channels_last(*model_);
   if (config_.loss.margin_softmax()) make_class_centres(split.train);
   optimiser_ = make_optimiser(config_.optimiser, trained_parameters());
+}
 
-  int64_t per_epoch = (sampler_->eligible_identities() + config_.data.p - 1) / config_.data.p;
-  total_steps_ = config_.length.steps > 0
-                     ? config_.length.steps
-                     : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(config_.length.epochs * per_epoch)));
-  state_.config_fingerprint = config_.fingerprint();
-  run_dir_ = fs::path(config_.run.dir) / config_.run.name;
-  resume_or_start(options);
-  if (dist_) {
-    // Every rank starts from rank 0's weights and statistics; gradients are averaged from here on.
-    auto tensors = trained_parameters();
-    for (auto& b : model_->buffers()) tensors.push_back(b);
-    dist_->broadcast(tensors);
-    reducer_ = std::make_unique<GradientReducer>(*dist_, trained_parameters(), config_.distributed.bucket_mb);
-    if (is_main())
-      fmt::print("distributed: {} ranks ({}), {} gradient buckets, mining {}\n", dist_->world_size(),
-                 dist_->backend_name(), reducer_->buckets(), config_.distributed.mine_global ? "global" : "per rank");
-  }
+// Every rank starts from rank 0's weights and statistics; gradients are averaged from here on.
+void Trainer::join_ranks() {
+  auto tensors = trained_parameters();
+  for (auto& b : model_->buffers()) tensors.push_back(b);
+  dist_->broadcast(tensors);
+  reducer_ = std::make_unique<GradientReducer>(*dist_, trained_parameters(), config_.distributed.bucket_mb);
+  if (is_main())
+    fmt::print("distributed: {} ranks ({}), {} gradient buckets, mining {}\n", dist_->world_size(),
+               dist_->backend_name(), reducer_->buckets(), config_.distributed.mine_global ? "global" : "per rank");
+}
 
-  if (is_main()) {
-    write_file_atomic(run_dir_ / "config.resolved.yaml", config_.to_yaml());
-    nlohmann::ordered_json run = {
-        {"run_info", run_info()},          {"seed", config_.run.seed},
-        {"config_fingerprint", state_.config_fingerprint}, {"pack_fingerprint", pack_.source_fingerprint},
-        {"command_line", options.command_line},            {"resumed_from_step", start_step_},
-        {"train_identities", split.train_identities},      {"validation_identities", split.validation_identities},
-        {"validation_pairs", validation_pairs_.size()},    {"world_size", world_size()}};
-    write_file_atomic(run_dir_ / "run.json", run.dump(2) + "\n");
-    hooks_.push_back(std::make_unique<TelemetryHook>());
-    hooks_.push_back(std::make_unique<EvaluationHook>());
-  }
-  hooks_.push_back(std::make_unique<CheckpointHook>());
+// config.resolved.yaml and run.json: what reproduces the run.
+void Trainer::write_run_record(const IdentitySplit& split, const TrainerOptions& options) {
+  write_file_atomic(run_dir_ / "config.resolved.yaml", config_.to_yaml());
+  nlohmann::ordered_json run = {
+      {"run_info", run_info()},          {"seed", config_.run.seed},
+      {"config_fingerprint", state_.config_fingerprint}, {"pack_fingerprint", pack_.source_fingerprint},
+      {"command_line", options.command_line},            {"resumed_from_step", start_step_},
+      {"train_identities", split.train_identities},      {"validation_identities", split.validation_identities},
+      {"validation_pairs", validation_pairs_.size()},    {"world_size", world_size()}};
+  write_file_atomic(run_dir_ / "run.json", run.dump(2) + "\n");
 }
 
 Trainer::~Trainer() = default;
@@ -288,7 +280,9 @@ Trainer::Outcome Trainer::train() {
   return state_.step < total_steps_ ? Outcome::stopped : Outcome::finished;
 }
 
-void Trainer::step() {
+// The next P x K batch (plus the unlabelled faces when distilling), on the device, augmented and
+// in the model's layout. Rows: the labelled faces first, then the unlabelled ones.
+Trainer::Batch Trainer::next_batch() {
   // Indices on the host (cheap), mapped to pack images, sent to the device without waiting.
   auto positions = sampler_->next();
   std::vector<int64_t> indices;
@@ -297,24 +291,28 @@ void Trainer::step() {
   auto index = torch::tensor(indices, torch::kLong);
   if (device_.is_cuda()) index = index.pin_memory();
   auto on_device = index.to(device_, /*non_blocking=*/true);
-  auto labels = labels_.index_select(0, on_device);
+  Batch b;
+  b.labels = labels_.index_select(0, on_device);
   auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
                     .to(device_, /*non_blocking=*/true);
-  auto x = model_input(images);
-  torch::Tensor targets;
-  if (targets_.defined()) targets = targets_.index_select(0, on_device);
+  b.images = model_input(images);
+  if (targets_.defined()) b.targets = targets_.index_select(0, on_device);
   if (unlabelled_images_.defined()) {
     // Unlabelled faces join the batch after the P x K labelled ones (distillation terms only).
     auto pick = torch::randint(unlabelled_images_.size(0), {config_.data.unlabelled_per_batch}, torch::kLong);
     auto pick_device = pick.to(device_);
     auto extra = unlabelled_images_.index_select(0, unlabelled_images_.is_cuda() == device_.is_cuda() ? pick_device : pick)
                      .to(device_);
-    x = torch::cat({x, model_input(extra)});
-    targets = torch::cat({targets, unlabelled_targets_.index_select(0, pick_device)});
+    b.images = torch::cat({b.images, model_input(extra)});
+    b.targets = torch::cat({b.targets, unlabelled_targets_.index_select(0, pick_device)});
   }
-  if (config_.data.augment) x = augment(x, config_.data.augmentation);
-  x = in_layout(x, config_.runtime.channels_last);
+  if (config_.data.augment) b.images = augment(b.images, config_.data.augmentation);
+  b.images = in_layout(b.images, config_.runtime.channels_last);
+  return b;
+}
 
+void Trainer::step() {
+  auto [x, labels, targets] = next_batch();
   lr_ = scheduled_lr(config_.optimiser, config_.schedule, state_.step, total_steps_);
   set_lr(*optimiser_, lr_);
   model_->train();
@@ -410,7 +408,12 @@ torch::Tensor Trainer::margin_softmax_term(const torch::Tensor& embeddings, cons
   const auto& l = config_.loss;
   const bool arc = l.name == "arcface";
   auto classes = class_of_label_.index_select(0, labels);
-  if (l.softmax.centres == "prototype") {  // the batch's faces move their centres first
+  auto terms = margin_softmax_loss(embeddings, class_centres_, classes,
+                                   {margin_kind(l.name), arc ? l.arcface.margin : l.cosface.margin, l.softmax.scale,
+                                    arc && l.arcface.easy_margin});
+  if (l.softmax.centres == "prototype") {
+    // After the loss, so that it compares faces with centres made from other batches (the
+    // loss's graph holds the normalised centres, not this tensor, so the update is safe here).
     auto batch = class_sums(embeddings, classes, class_centres_.size(0));
     if (dist_) {  // every rank applies the same update
       dist_->all_reduce_sum(batch.sums);
@@ -418,9 +421,6 @@ torch::Tensor Trainer::margin_softmax_term(const torch::Tensor& embeddings, cons
     }
     update_prototype_centres(class_centres_, batch, l.softmax.prototype_momentum);
   }
-  auto terms = margin_softmax_loss(embeddings, class_centres_, classes,
-                                   {margin_kind(l.name), arc ? l.arcface.margin : l.cosface.margin, l.softmax.scale,
-                                    arc && l.arcface.easy_margin});
   torch::NoGradGuard no_grad;
   last_.triplets = last_.active = last_.d_ap = last_.d_an = last_.triplet_loss = nan_;
   last_.spread = embedding_spread(squared_distances(embeddings.detach()));

@@ -24,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "data/identity_split.h"
 #include "data/pack.h"
 #include "data/pxk_sampler.h"
+#include "data/validation_pairs.h"
 #include "eval/packed_pairs.h"
 #include "model/nn4.h"
 #include "train/checkpoint.h"
@@ -106,6 +108,17 @@ class Trainer {
   void checkpoint(const std::filesystem::path& path);
 
  private:
+  void start_runtime();
+  IdentitySplit split_identities();
+  void build_model(const IdentitySplit& split);
+  void join_ranks();
+  void write_run_record(const IdentitySplit& split, const TrainerOptions& options);
+  struct Batch {
+    torch::Tensor images;   // network input: labelled rows, then unlabelled ones
+    torch::Tensor labels;   // pack labels of the labelled rows
+    torch::Tensor targets;  // centred teacher vectors of every row (distillation only)
+  };
+  Batch next_batch();
   void step();
   torch::Tensor triplet_term(const torch::Tensor& embeddings, const torch::Tensor& labels);
   torch::Tensor margin_softmax_term(const torch::Tensor& embeddings, const torch::Tensor& labels);
@@ -133,8 +146,7 @@ class Trainer {
   torch::Tensor nan_;  // telemetry of a term the recipe does not use (logged as null)
   std::vector<int64_t> train_images_;      // sampler position -> pack image index
   std::vector<int64_t> sampler_labels_;    // labels of train_images_
-  struct Pair { int64_t first, second; bool same; };
-  std::vector<Pair> validation_pairs_;
+  std::vector<ImageIndexPair> validation_pairs_;  // held-out identities (data/validation_pairs.h)
   std::unique_ptr<PackedPairs> lfw_;       // LFW View 1 images and pairs, when configured
   std::unique_ptr<PxkSampler> sampler_;
   Nn4 model_{nullptr};

@@ -154,43 +154,6 @@ DlibResNet import_dlib_resnet(const fs::path& dat) {
   return model;
 }
 
-namespace {
-
-class DlibResNetEmbedder : public Embedder {
- public:
-  DlibResNetEmbedder(DlibResNet model, torch::Device device, std::string description)
-      : model_(std::move(model)), device_(device), description_(std::move(description)) {
-    model_->to(device_);
-    model_->eval();
-    use_channels_last(*model_);
-    fingerprint_ = weights_fingerprint(*model_);
-    recipe_ = dlib_resnet_align_options().recipe();
-  }
-  torch::Tensor embed(const torch::Tensor& images) override {
-    torch::InferenceMode inference;
-    return model_->forward(in_layout(to_model_input(images.to(device_)), true)).to(torch::kCPU);
-  }
-  int64_t embedding_dim() const override { return 128; }
-  int64_t input_size() const override { return kDlibChipSize; }
-  std::string fingerprint() const override { return fingerprint_; }
-  std::string description() const override { return description_; }
-  std::string metadata(const std::string& key) const override {
-    if (key == "arch") return kDlibResNetName;
-    if (key == "align_recipe") return recipe_;
-    if (key == "input_size") return std::to_string(kDlibChipSize);
-    if (key == "embedding_dim") return "128";
-    if (key == "weights_fingerprint") return fingerprint_;
-    return "";
-  }
-
- private:
-  DlibResNet model_;
-  torch::Device device_;
-  std::string description_, fingerprint_, recipe_;
-};
-
-}  // namespace
-
 AlignOptions dlib_resnet_align_options() {
   AlignOptions chip;
   chip.templ = AlignTemplate::dlib_chip;
@@ -200,7 +163,14 @@ AlignOptions dlib_resnet_align_options() {
 }
 
 std::unique_ptr<Embedder> dlib_resnet_embedder(const fs::path& dat, const torch::Device& device) {
-  return std::make_unique<DlibResNetEmbedder>(import_dlib_resnet(dat), device, "dlib-resnet " + dat.string());
+  DlibResNet model = import_dlib_resnet(dat);
+  std::map<std::string, std::string> metadata = {{"arch", kDlibResNetName},
+                                                 {"align_recipe", dlib_resnet_align_options().recipe()},
+                                                 {"input_size", std::to_string(kDlibChipSize)},
+                                                 {"embedding_dim", "128"},
+                                                 {"weights_fingerprint", weights_fingerprint(*model)}};
+  return module_embedder(model.ptr(), [model](const torch::Tensor& x) mutable { return model->forward(x); },
+                         std::move(metadata), device, "dlib-resnet " + dat.string());
 }
 
 torch::Tensor dlib_reference_embed(const fs::path& dat, const std::vector<cv::Mat>& chips, int batch) {

@@ -153,6 +153,10 @@ AlignOptions align_options_from_recipe(const std::string& recipe, int fallback_s
   return o;
 }
 
+bool recipe_is_reproducible(const std::string& recipe) {
+  return recipe.find("dlib-chip(") != std::string::npos || recipe.find("affine(") != std::string::npos;
+}
+
 struct FaceAligner::Models {
   dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
   dlib::shape_predictor predictor;

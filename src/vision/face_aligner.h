@@ -102,5 +102,8 @@ AlignTemplate parse_align_template(const std::string& name);
 // as options, so a tool aligns raw images as the model was trained. Unknown or empty text gives
 // the defaults at `fallback_size`.
 AlignOptions align_options_from_recipe(const std::string& recipe, int fallback_size = 96);
+// Whether `recipe` names a template this build aligns with (dlib-chip or an affine landmark
+// template), so that align_options_from_recipe reproduces it rather than falling back.
+bool recipe_is_reproducible(const std::string& recipe);
 
 }  // namespace face

@@ -1,9 +1,9 @@
 #include "vision/pack_builder.h"
 
-#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include "util/error.h"
+#include "vision/face_reader.h"
 
 namespace face {
 
@@ -14,23 +14,16 @@ PackBuild build_pack(const ImageFolder& folder, const PackBuildOptions& options)
   build.warnings = folder.warnings;
   const int64_t n = folder.size(), s = options.size;
   build.listed = n;
-  // Decoded straight into the final tensor; failures are compacted away afterwards.
-  auto images = torch::empty({n, 3, s, s}, torch::kUInt8);
-  std::vector<std::string> errors(static_cast<size_t>(n)), notes(static_cast<size_t>(n));
-  at::parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      try {
-        RgbImage image = read_rgb(folder.file(i), options.read);
-        std::string note = image.conversion;
-        if (image.rgb.cols != s || image.rgb.rows != s)
-          note += fmt::format("{}resized from {}x{}", note.empty() ? "" : ", ", image.rgb.cols, image.rgb.rows);
-        images[i].copy_(to_chw_tensor(image.rgb, static_cast<int>(s)));
-        notes[i] = std::move(note);
-      } catch (const std::exception& e) {
-        errors[i] = e.what();
-      }
-    }
-  });
+  // Each file whole (a pack's source is an aligned tree), decoded in parallel; failures are
+  // compacted away afterwards.
+  std::vector<fs::path> files;
+  for (int64_t i = 0; i < n; ++i) files.push_back(folder.file(i));
+  FaceReadOptions whole;
+  whole.size = static_cast<int>(s);
+  whole.read = options.read;
+  ReadFaces read = read_faces(files, whole);
+  const auto& images = read.images;
+  const auto& errors = read.errors;
 
   std::vector<int64_t> keep;
   std::vector<int64_t> remap(folder.identities.size(), -1);
@@ -42,8 +35,8 @@ PackBuild build_pack(const ImageFolder& folder, const PackBuildOptions& options)
       ++build.failed;
       continue;
     }
-    if (!notes[i].empty()) {
-      build.warnings.push_back(fmt::format("image '{}': {}", folder.file(i).string(), notes[i]));
+    if (!read.notes[i].empty()) {
+      for (const auto& note : read.notes[i]) build.warnings.push_back("image " + note);
       ++build.converted;
     }
     int64_t& label = remap[static_cast<size_t>(folder.labels[i])];

@@ -175,8 +175,8 @@ TEST(MarginSoftmaxLoss, PrototypeCentresLearnWithFewVisitsPerClass) {
     for (int step = 0; step < steps; ++step) {
       auto y = torch::randperm(classes).slice(0, 0, p).repeat_interleave(k);
       auto e = embedder->forward(means.index_select(0, y) + torch::randn({p * k, 32}));
-      if (prototype) face::update_prototype_centres(centres, face::class_sums(e, y, classes), 0.5);
       auto t = face::margin_softmax_loss(e, centres, y, options);
+      if (prototype) face::update_prototype_centres(centres, face::class_sums(e, y, classes), 0.5);
       adam.zero_grad();
       t.loss.backward();
       adam.step();
@@ -262,8 +262,7 @@ TEST(TrainerMarginSoftmax, PrototypeCentresResumeExactly) {
   auto train = lines_of(runs.path / "whole" / "metrics.jsonl", "train");
   ASSERT_EQ(train.size(), 6u);
   EXPECT_TRUE(std::isfinite(field(train.back(), "softmax_loss")));
-  // The batch's own faces moved its centres first, so they sit closer than 90 degrees.
-  EXPECT_LT(field(train.back(), "target_angle_deg"), 90);
+  EXPECT_GT(field(train.back(), "embedding_spread"), 0.05);  // no collapse onto the centres
 }
 
 TEST(TrainerMarginSoftmax, ConfigChecksTheLossAndItsRanges) {

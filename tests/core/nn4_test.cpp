@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/inference_graph.h"
+#include "model/memory_format.h"
 #include "model/model_file.h"
 #include "model/nn4.h"
+#include "model/traced_network.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -116,6 +119,52 @@ TEST(Nn4, TrainingModeGradientsAreCompleteAndMatchFiniteDifferences) {
   double minus = loss_of().item<double>();
   nudge(eps);
   EXPECT_NEAR((plus - minus) / (2 * eps), predicted, 0.05 * std::abs(predicted)) << "predicted " << predicted;
+}
+
+// Batch norm with statistics and affine terms away from the identity, as after training.
+Nn4 trained_looking(uint64_t seed) {
+  Nn4 model(Nn4Options("nn4.small2").seed(seed));
+  torch::NoGradGuard no_grad;
+  for (auto& m : model->modules(/*include_self=*/false))
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.2, 0.2);
+      bn->running_mean.uniform_(-0.3, 0.3);
+      bn->running_var.uniform_(0.5, 2.0);
+    }
+  model->eval();
+  return model;
+}
+
+// Inference graphs: batch norm folded into the C++ module, and the traced graph frozen (and
+// optimised for oneDNN), all compute what the eval-mode model computes.
+TEST(Nn4, FoldedAndFrozenInferenceGraphsMatchTheModel) {
+  Nn4 model = trained_looking(5);
+  auto x = torch::rand({3, 3, 96, 96});
+  torch::Tensor want;
+  {
+    torch::NoGradGuard no_grad;
+    want = model->forward(x);
+  }
+  auto traced = trace_network(traceable(model));
+  for (auto kind : {GraphKind::eager, GraphKind::frozen, GraphKind::onednn}) {
+    torch::InferenceMode inference;
+    auto graph = inference_graph(traced, torch::kCPU, kind);
+    auto got = graph.forward({in_layout(x, true)}).toTensor();
+    EXPECT_LE((got - want).abs().max().item<double>(), 1e-5) << graph_name(kind);
+    if (kind != GraphKind::eager) EXPECT_TRUE(graph.named_parameters().size() == 0) << "frozen: weights are constants";
+  }
+  EXPECT_THROW(graph_kind("fast"), Error);
+
+  const int64_t before = count_parameters(*model);
+  model->fold_batch_norm();
+  use_channels_last(*model);
+  int batch_norms = 0;
+  for (auto& m : model->modules(false)) batch_norms += m->as<torch::nn::BatchNorm2d>() != nullptr;
+  EXPECT_EQ(batch_norms, 0);
+  EXPECT_LT(count_parameters(*model), before);
+  torch::InferenceMode inference;
+  EXPECT_LE((model->forward(in_layout(x, true)) - want).abs().max().item<double>(), 1e-5);
 }
 
 TEST(ModelFile, RoundTripsWeightsAndArchitecture) {

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "deploy/faces/face_source.h"
 #include "deploy/gallery/gallery.h"
 #include "deploy_fixtures.h"
 #include "util/error.h"

@@ -20,7 +20,7 @@
 #include <torch/torch.h>
 
 #include "apps/cli_checks.h"
-#include "deploy/faces/face_source.h"
+#include "vision/face_reader.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
 #include "model/embedder.h"
@@ -44,7 +44,7 @@ struct Common {
 
 struct Session {
   std::unique_ptr<face::Embedder> embedder;
-  std::unique_ptr<face::FaceSource> faces;
+  std::unique_ptr<face::FaceReader> faces;
 };
 
 Session open_session(const Common& c) {
@@ -52,8 +52,8 @@ Session open_session(const Common& c) {
   torch::Device device = face::parse_device(c.device);
   Session s;
   s.embedder = face::open_model({c.model}, device);
-  s.faces = std::make_unique<face::FaceSource>(face::FaceSourceOptions{
-      c.aligned, 1, static_cast<int>(s.embedder->input_size()), s.embedder->metadata("align_recipe")});
+  s.faces = std::make_unique<face::FaceReader>(face::faces_for_model(
+      s.embedder->metadata("align_recipe"), static_cast<int>(s.embedder->input_size()), c.aligned));
   return s;
 }
 
@@ -63,8 +63,8 @@ torch::Tensor embed_files(Session& s, std::vector<std::string>& files, bool stri
   std::vector<std::string> kept;
   for (const auto& f : files) {
     try {
-      face::LoadedFace loaded = s.faces->load(f);
-      for (const auto& w : loaded.warnings) fmt::print(stderr, "warning: {}\n", w);
+      face::ReadFace loaded = s.faces->read(f);
+      for (const auto& w : loaded.notes) fmt::print(stderr, "warning: {}\n", w);
       images.push_back(loaded.image);
       kept.push_back(f);
     } catch (const face::Error& e) {

@@ -22,7 +22,7 @@
 #include <torch/torch.h>
 
 #include "apps/cli_checks.h"
-#include "deploy/faces/face_source.h"
+#include "vision/face_reader.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
 #include "model/embedder.h"
@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
     std::vector<Person> people = list_people(lfw);
 
     // Embed every image once; failures are named and leave the image out.
-    face::FaceSource faces({aligned, 1, static_cast<int>(embedder->input_size()), embedder->metadata("align_recipe")});
+    face::FaceReader faces(
+        face::faces_for_model(embedder->metadata("align_recipe"), static_cast<int>(embedder->input_size()), aligned));
     std::vector<std::vector<torch::Tensor>> embedded(people.size());
     int64_t total_images = 0, failed = 0;
     for (const auto& p : people) total_images += static_cast<int64_t>(p.images.size());
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
     for (size_t p = 0; p < people.size(); ++p) {
       for (const auto& f : people[p].images) {
         try {
-          pending.push_back(faces.load(f).image);
+          pending.push_back(faces.read(f).image);
           owner.push_back(p);
         } catch (const face::Error& e) {
           fmt::print(stderr, "warning: left out: {}\n", e.what());

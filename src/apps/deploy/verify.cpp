@@ -20,7 +20,7 @@
 #include <torch/torch.h>
 
 #include "apps/cli_checks.h"
-#include "deploy/faces/face_source.h"
+#include "vision/face_reader.h"
 #include "deploy/gallery/model_binding.h"
 #include "model/embedder.h"
 #include "vision/model_catalog.h"
@@ -38,11 +38,11 @@ struct Verdict {
   std::vector<std::string> warnings;
 };
 
-Verdict compare(face::FaceSource& faces, face::Embedder& embedder, const std::string& a, const std::string& b) {
-  face::LoadedFace fa = faces.load(a), fb = faces.load(b);
+Verdict compare(face::FaceReader& faces, face::Embedder& embedder, const std::string& a, const std::string& b) {
+  face::ReadFace fa = faces.read(a), fb = faces.read(b);
   torch::Tensor e = embedder.embed(torch::stack({fa.image, fb.image}));
-  Verdict v{(e[0] - e[1]).pow(2).sum().item<double>(), fa.warnings};
-  v.warnings.insert(v.warnings.end(), fb.warnings.begin(), fb.warnings.end());
+  Verdict v{(e[0] - e[1]).pow(2).sum().item<double>(), fa.notes};
+  v.warnings.insert(v.warnings.end(), fb.notes.begin(), fb.notes.end());
   return v;
 }
 
@@ -72,13 +72,12 @@ int main(int argc, char** argv) {
     auto embedder = face::open_model({model}, device);
     threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
                                         model.empty() ? face::released_model_path().string() : model);
-    face::FaceSource faces({aligned, 1, static_cast<int>(embedder->input_size()), embedder->metadata("align_recipe")});
-    std::vector<std::string> warnings;
     std::string model_recipe = embedder->metadata("align_recipe");
-    // The faces follow the model's recipe (FaceSource), differing by design only in which face is
-    // taken (the largest) and in refusing images without one; a recipe it cannot read is said.
-    bool readable = model_recipe.find("dlib-chip(") != std::string::npos || model_recipe.find("affine(") != std::string::npos;
-    if (!model_recipe.empty() && model_recipe != "unspecified" && !aligned && !readable)
+    // The faces follow the model's recipe, differing by design only in which face is taken (the
+    // largest) and in refusing images without one; a recipe this build cannot read is said.
+    face::FaceReader faces(face::faces_for_model(model_recipe, static_cast<int>(embedder->input_size()), aligned));
+    std::vector<std::string> warnings;
+    if (!model_recipe.empty() && model_recipe != "unspecified" && !aligned && !face::recipe_is_reproducible(model_recipe))
       warnings.push_back(fmt::format("the model was trained on faces aligned with '{}', which this build cannot "
                                      "reproduce; these are aligned with '{}'", model_recipe, faces.recipe()));
 

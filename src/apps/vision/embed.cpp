@@ -21,7 +21,7 @@
 #include "util/npy.h"
 #include "util/progress.h"
 #include "util/threads.h"
-#include "vision/image_io.h"
+#include "vision/face_reader.h"
 #include "vision/model_catalog.h"
 
 namespace fs = std::filesystem;
@@ -110,26 +110,21 @@ int main(int argc, char** argv) {
     face::Progress progress("embed", static_cast<int64_t>(inputs.size()));
     for (size_t start = 0; start < inputs.size(); start += batch) {
       size_t end = std::min(inputs.size(), start + static_cast<size_t>(batch));
-      std::vector<torch::Tensor> images(end - start);
-      std::vector<std::string> errors(end - start);
-      // Decoding dominates on CPU; images of a batch decode in parallel.
-      at::parallel_for(0, static_cast<int64_t>(end - start), 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-          try {
-            images[i] = face::to_chw_tensor(face::read_rgb(inputs[start + i].file).rgb, size);
-          } catch (const std::exception& e) {
-            errors[i] = e.what();
-          }
-        }
-      });
+      std::vector<fs::path> files;
+      for (size_t i = start; i < end; ++i) files.push_back(inputs[i].file);
+      // Each file is taken whole as the face (no alignment), resized to the model's input.
+      face::FaceReadOptions whole;
+      whole.size = size;
+      face::ReadFaces read = face::read_faces(files, whole);
+      const auto& errors = read.errors;
       std::vector<torch::Tensor> good;
-      for (size_t i = 0; i < images.size(); ++i) {
+      for (size_t i = 0; i < files.size(); ++i) {
         if (!errors[i].empty()) {
           fmt::print(stderr, "warning: skipped: {}\n", errors[i]);
           ++failures;
           continue;
         }
-        good.push_back(images[i]);
+        good.push_back(read.images[static_cast<int64_t>(i)]);
         kept.push_back(inputs[start + i].name);
       }
       if (!good.empty()) embeddings.push_back(embedder->embed(torch::stack(good)));

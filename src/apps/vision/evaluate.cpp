@@ -35,7 +35,7 @@
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/dlib_resnet_import.h"
-#include "vision/face_loader.h"
+#include "vision/face_reader.h"
 #include "vision/model_catalog.h"
 #include "vision/roc_plot.h"
 
@@ -147,25 +147,31 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
     face::fail("{} of {} images listed in {} are missing under {}:{}\n(--allow-missing scores the remaining pairs)",
                rec.missing.size(), index.images.size(), o.pairs, o.images, listing(rec.missing));
 
-  face::LoadedFaces faces;
+  face::ReadFaces faces;
   const int size = static_cast<int>(embedder->input_size());
   {
     face::Progress progress("decode", static_cast<int64_t>(files.size()));
-    face::FaceLoadOptions load{size, o.centre_crop, std::nullopt};
+    face::FaceReadOptions read;
+    read.size = size;
+    // The model's alignment recipe (its export records it; the OpenFace defaults when unknown).
     std::string model_recipe = embedder->metadata("align_recipe");
-    if (!model_recipe.empty() && model_recipe != "unspecified")
-      load.recipe_size = face::align_options_from_recipe(model_recipe, size).size;
+    face::AlignOptions recipe = face::align_options_from_recipe(model_recipe, size);
+    if (!model_recipe.empty() && model_recipe != "unspecified") read.recipe_size = recipe.size;
     if (o.align) {
-      // At the recipe's own size (the training faces'), then resized to the model's input.
-      face::AlignOptions recipe = face::align_options_from_recipe(model_recipe, size);
-      if (recipe.templ == face::AlignTemplate::openface) recipe.landmarks = face::parse_landmark_set(o.landmarks);
-      recipe.predictor = o.predictor;
-      load.align = recipe;
-      rec.warnings.push_back("images aligned on the fly: " + recipe.recipe());
+      // At the recipe's own size (the training faces'), then resized to the model's input; a
+      // face not found takes the recipe's centre-crop fallback and is counted.
+      read.framing = face::Framing::align;
+      read.align = recipe;
+      if (read.align.templ == face::AlignTemplate::openface) read.align.landmarks = face::parse_landmark_set(o.landmarks);
+      read.align.predictor = o.predictor;
+      rec.warnings.push_back("images aligned on the fly: " + read.align.recipe());
+    } else if (o.centre_crop > 0) {
+      read.framing = face::Framing::centre_crop;
+      read.centre_crop = o.centre_crop;
     }
-    faces = face::load_faces(files, load, &progress);
+    faces = face::read_faces(files, read, &progress);
   }
-  rec.align_fallback = faces.align_fallback;
+  rec.align_fallback = faces.fell_back;
   if (faces.resized > 0)
     rec.warnings.push_back(fmt::format(
         "{} images were not {}x{} and were resized{}: is {} an aligned tree (see `align`)?", faces.resized,

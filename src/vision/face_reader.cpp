@@ -1,0 +1,131 @@
+#include "vision/face_reader.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+
+#include "util/error.h"
+
+namespace face {
+
+FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample) {
+  FaceReadOptions o;
+  o.size = size;
+  const bool known = !model_recipe.empty() && model_recipe != "unspecified";
+  if (known) o.recipe_size = align_options_from_recipe(model_recipe, size).size;
+  if (aligned) {
+    o.framing = Framing::aligned_face;
+    return o;
+  }
+  // At the recipe's own size (the training faces'), then resized to the model's input.
+  o.framing = Framing::align;
+  o.align = known ? align_options_from_recipe(model_recipe, size) : AlignOptions{};
+  if (!known) o.align.size = size;
+  o.align.upsample = upsample;
+  o.align.pick = FacePick::largest;
+  o.align.no_face = NoFace::skip;
+  return o;
+}
+
+FaceReader::FaceReader(const FaceReadOptions& options) : options_(options) {
+  if (options_.size < 8 || options_.size > 4096) fail("face size {} is outside 8..4096", options_.size);
+  if (options_.framing == Framing::centre_crop && !(options_.centre_crop > 0 && options_.centre_crop <= 1))
+    fail("centre crop {} must be in (0, 1]", options_.centre_crop);
+  if (options_.framing == Framing::align) aligner_ = std::make_unique<FaceAligner>(options_.align);
+}
+
+FaceReader::~FaceReader() = default;
+
+std::string FaceReader::recipe() const {
+  switch (options_.framing) {
+    case Framing::whole: return "whole image";
+    case Framing::aligned_face: return "pre-aligned input";
+    case Framing::centre_crop: return fmt::format("centre crop {}", options_.centre_crop);
+    case Framing::align: return options_.align.recipe();
+  }
+  return "?";
+}
+
+ReadFace FaceReader::read(const std::filesystem::path& file) {
+  ReadFace face;
+  RgbImage image = read_rgb(file, options_.read);  // names the file on any failure
+  if (!image.conversion.empty()) face.notes.push_back(fmt::format("'{}': {}", file.string(), image.conversion));
+  cv::Mat rgb = image.rgb;
+  const int s = options_.size, w = rgb.cols, h = rgb.rows;
+  const bool face_sized = w == h && (w == s || w == options_.recipe_size);
+  switch (options_.framing) {
+    case Framing::whole:
+      face.resized = !face_sized;
+      if (face.resized) face.notes.push_back(fmt::format("'{}': resized from {}x{}", file.string(), w, h));
+      break;
+    case Framing::aligned_face:
+      if (!face_sized) {
+        int expected = options_.recipe_size > 0 ? options_.recipe_size : s;
+        fail("'{}' is {}x{}, not an aligned {}x{} face (--aligned): drop --aligned to detect and align it",
+             file.string(), w, h, expected, expected);
+      }
+      break;
+    case Framing::centre_crop: {
+      int side = std::max(1, static_cast<int>(std::lround(options_.centre_crop * std::min(w, h))));
+      rgb = rgb(cv::Rect((w - side) / 2, (h - side) / 2, side, side));
+      face.resized = !(side == s || side == options_.recipe_size);
+      break;
+    }
+    case Framing::align: {
+      AlignResult aligned = aligner_->align(rgb);
+      if (aligned.status == AlignStatus::failed)  // NoFace::skip, or a landmark failure
+        fail("no face found in '{}'{}", file.string(), aligned.reason.empty() ? "" : " (" + aligned.reason + ")");
+      face.fell_back = aligned.status == AlignStatus::fallback;
+      if (aligned.faces_found > 1 && options_.align.pick == FacePick::largest)
+        face.notes.push_back(fmt::format("{} faces in '{}': using the largest", aligned.faces_found, file.string()));
+      rgb = aligned.face;
+      break;
+    }
+  }
+  face.image = to_chw_tensor(rgb, s);
+  return face;
+}
+
+int64_t ReadFaces::failed() const {
+  return std::count_if(errors.begin(), errors.end(), [](const std::string& e) { return !e.empty(); });
+}
+
+ReadFaces read_faces(const std::vector<std::filesystem::path>& files, const FaceReadOptions& options,
+                     Progress* progress) {
+  FaceReader check(options);  // bad options fail here, once, not per file
+  const int64_t n = static_cast<int64_t>(files.size());
+  ReadFaces out;
+  out.images = torch::zeros({n, 3, options.size, options.size}, torch::kUInt8);
+  out.errors.assign(files.size(), "");
+  out.notes.assign(files.size(), {});
+  std::atomic<int64_t> resized{0}, fell_back{0};
+  std::mutex progress_mutex;
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    // parallel_for hands each thread one contiguous chunk, so this is one reader per thread.
+    FaceReader reader(options);
+    for (int64_t i = begin; i < end; ++i) {
+      try {
+        ReadFace face = reader.read(files[i]);
+        out.images[i].copy_(face.image);
+        out.notes[i] = std::move(face.notes);
+        resized += face.resized, fell_back += face.fell_back;
+      } catch (const std::exception& e) {
+        out.errors[i] = e.what();
+      }
+      if (progress) {
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        progress->advance(1);
+      }
+    }
+  });
+  out.resized = resized;
+  out.fell_back = fell_back;
+  return out;
+}
+
+}  // namespace face

@@ -1,0 +1,85 @@
+// face_reader.h: an image file -> the uint8 (3, S, S) RGB face an Embedder takes.
+//
+// Every tool turns files into faces through this; they differ only in the framing policy, which
+// is named here once:
+//
+//   Framing::whole        the image is the face (an aligned tree, a pack's source): resized to
+//                         S x S when it is not (embed, pack; evaluate by default)
+//   Framing::aligned_face the image must already be an aligned face, S x S or the model recipe's
+//                         size: anything else is an error, because embedding a whole photo as a
+//                         face gives a confident wrong answer (verify, identify with --aligned)
+//   Framing::centre_crop  the central square, a fraction of the shorter side, then resized: a
+//                         cheap stand-in for alignment on roughly centred crops such as LFW's
+//                         deep-funneled images (evaluate --centre-crop)
+//   Framing::align        detected and aligned by vision/face_aligner.h with `align`: its pick
+//                         says which face when there are several (nearest the centre, or the
+//                         largest), its no_face what happens without one (the recipe's fallback
+//                         crop, counted: evaluate --align; or an error naming the file: verify
+//                         and identify, which use for_model() below)
+//
+// A file that cannot be read (missing, corrupt, too large) is a face::Error naming it.
+#pragma once
+#include <torch/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/progress.h"
+#include "vision/face_aligner.h"
+#include "vision/image_io.h"
+
+namespace face {
+
+enum class Framing { whole, aligned_face, centre_crop, align };
+
+struct FaceReadOptions {
+  int size = 96;                     // S: the model's input side
+  Framing framing = Framing::whole;
+  double centre_crop = 1;            // centre_crop: fraction of the shorter side, in (0, 1]
+  AlignOptions align;                // align: the recipe (its size is the aligned face's, resized to S)
+  int recipe_size = 0;               // the side the model's recipe aligns at (150 px dlib chips for a
+                                     // 96 px network): such a file is an aligned face, not "resized"
+  ImageReadOptions read;             // decoding limits
+};
+
+// The faces of a model's own recipe (its export's "align_recipe", AlignOptions::recipe()), as
+// verify and identify read them: detected and aligned (the largest face; none is an error), or,
+// with `aligned`, taken as aligned faces. An unknown recipe aligns with the OpenFace template.
+FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample = 1);
+
+struct ReadFace {
+  torch::Tensor image;             // uint8 (3, size, size) RGB
+  bool resized = false;            // whole / centre crop: the file was neither S nor the recipe size
+  bool fell_back = false;          // align: no face found, the recipe's fallback crop was used
+  std::vector<std::string> notes;  // worth a warning, each naming the file ("3 faces in ...")
+};
+
+class FaceReader {  // one per thread: the face detector inside is not thread-safe
+ public:
+  explicit FaceReader(const FaceReadOptions& options);
+  ~FaceReader();
+  ReadFace read(const std::filesystem::path& file);
+  // What is applied, for reports and warnings: the alignment recipe, or the framing's name.
+  std::string recipe() const;
+
+ private:
+  FaceReadOptions options_;
+  std::unique_ptr<FaceAligner> aligner_;
+};
+
+struct ReadFaces {
+  torch::Tensor images;                         // uint8 (N, 3, S, S); rows that failed are zero
+  std::vector<std::string> errors;              // per file: empty when read, else why not
+  std::vector<std::vector<std::string>> notes;  // per file
+  int64_t resized = 0, fell_back = 0;           // counts of the flags above
+  int64_t failed() const;
+};
+
+// Reads `files` in parallel (LibTorch's intra-op threads, one FaceReader each); a failure is
+// recorded for its file and the others go on. `progress` (optional) advances per file.
+ReadFaces read_faces(const std::vector<std::filesystem::path>& files, const FaceReadOptions& options,
+                     Progress* progress = nullptr);
+
+}  // namespace face
