@@ -74,7 +74,8 @@ def bench_train_and_infer(a, build, rows, results):
             ref_train.append(r["train_img_s"]); ref_infer.append(r["infer_img_s"]); ref_mem.append(mem)
             out, _, mem = run([build / "bench_train", "--device", a.device, "--threads", str(threads)] + common + flags)
             o = json_lines(out)[-1]
-            ours_train.append(o["train_img_s"])  # total images / total time, as the reference; ours_mem.append(mem); ours_dev.append(o["device_memory_mb"])
+            # total images / total time of the timed steps, the reference's statistic
+            ours_train.append(o["train_img_s"]); ours_mem.append(mem); ours_dev.append(o["device_memory_mb"])
         key = f"train_{a.device}_{mode}"
         results[key] = {"reference": summary(ref_train), "ours": summary(ours_train), "ours_flags": flags,
                         "reference_peak_mb": max(ref_mem), "ours_peak_mb": max(ours_mem),
