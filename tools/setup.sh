@@ -22,6 +22,8 @@ apt_pkgs=(cmake g++ make python3-venv libyaml-cpp-dev libfmt-dev libgtest-dev li
           nlohmann-json3-dev libsqlite3-dev libgloo-dev ccache libtcmalloc-minimal4)  # libgloo-dev: headers for distributed CPU training
 # libopenblas0-pthread: dlib (and OpenCV) otherwise run on Debian's reference BLAS, ~16x slower.
 [ "$vision" = ON ] && apt_pkgs+=(libopencv-dev libdlib-dev libdlib-data libfaiss-dev libopenblas0-pthread libjpeg-dev)
+# serve (docs/serve.md): cpp-httplib, found through pkg-config; chromium runs its page's test headless.
+[ "$vision" = ON ] && apt_pkgs+=(libcpp-httplib-dev pkgconf chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -237,6 +237,8 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
     for (int i = 0; i < 3; ++i)
       from[i] = cv::Point2f(static_cast<float>(shape.part(indices[i]).x()), static_cast<float>(shape.part(indices[i]).y()));
     result.detector_score = chosen->detection_confidence;
+    result.box = cv::Rect(static_cast<int>(box.left()), static_cast<int>(box.top()), static_cast<int>(box.width()),
+                          static_cast<int>(box.height()));
     result.landmarks.assign(from.begin(), from.end());
     // Three (nearly) collinear landmarks define no affine map: treat as no usable face.
     double area = (from[1] - from[0]).cross(from[2] - from[0]);

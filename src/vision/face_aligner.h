@@ -60,6 +60,7 @@ struct AlignResult {
   cv::Mat face;                          // CV_8UC3 RGB, size x size (empty when failed)
   int faces_found = 0;
   double detector_score = 0;
+  cv::Rect box;                          // the chosen face's detector box, in source pixels (empty without one)
   std::vector<cv::Point2f> landmarks;    // the 3 landmarks used, in source pixel coordinates
   std::string reason;                    // why fallback/failed, e.g. "no face detected"
 };

@@ -52,8 +52,13 @@ std::string FaceReader::recipe() const {
 }
 
 ReadFace FaceReader::read(const std::filesystem::path& file) {
+  return read_image(read_rgb(file, options_.read), file.string());  // read_rgb names the file on any failure
+}
+
+ReadFace FaceReader::read_image(const RgbImage& image, const std::string& name) {
   ReadFace face;
-  RgbImage image = read_rgb(file, options_.read);  // names the file on any failure
+  // `file` below is what messages name: the path, or an upload's name.
+  const std::filesystem::path file(name);
   if (!image.conversion.empty()) face.notes.push_back(fmt::format("'{}': {}", file.string(), image.conversion));
   cv::Mat rgb = image.rgb;
   const int s = options_.size, w = rgb.cols, h = rgb.rows;
@@ -81,12 +86,16 @@ ReadFace FaceReader::read(const std::filesystem::path& file) {
       if (aligned.status == AlignStatus::failed)  // NoFace::skip, or a landmark failure
         fail("no face found in '{}'{}", file.string(), aligned.reason.empty() ? "" : " (" + aligned.reason + ")");
       face.fell_back = aligned.status == AlignStatus::fallback;
+      face.faces_found = aligned.faces_found;
+      face.box = aligned.box;
+      face.landmarks = aligned.landmarks;
       if (aligned.faces_found > 1 && options_.align.pick == FacePick::largest)
         face.notes.push_back(fmt::format("{} faces in '{}': using the largest", aligned.faces_found, file.string()));
       rgb = aligned.face;
       break;
     }
   }
+  face.face = rgb;
   face.image = to_chw_tensor(rgb, s);
   return face;
 }

@@ -54,6 +54,11 @@ struct ReadFace {
   bool resized = false;            // whole / centre crop: the file was neither S nor the recipe size
   bool fell_back = false;          // align: no face found, the recipe's fallback crop was used
   std::vector<std::string> notes;  // worth a warning, each naming the file ("3 faces in ...")
+  // Where the face came from, for callers that show it (deploy/serve): align only, else empty/0.
+  int faces_found = 0;             // faces the detector saw (the largest or centred one is used)
+  cv::Rect box;                    // the used face's detector box, source pixels (may pass the edge)
+  std::vector<cv::Point2f> landmarks;  // the landmarks mapped onto the template, source pixels
+  cv::Mat face;                    // the framed face before resizing to S (RGB): what `image` shows
 };
 
 class FaceReader {  // one per thread: the face detector inside is not thread-safe
@@ -61,6 +66,9 @@ class FaceReader {  // one per thread: the face detector inside is not thread-sa
   explicit FaceReader(const FaceReadOptions& options);
   ~FaceReader();
   ReadFace read(const std::filesystem::path& file);
+  // The same framing for an image already decoded (image_io.h decode_rgb: an upload held in
+  // memory); `name` stands for the file in every message and note.
+  ReadFace read_image(const RgbImage& image, const std::string& name);
   // What is applied, for reports and warnings: the alignment recipe, or the framing's name.
   std::string recipe() const;
 

@@ -108,31 +108,35 @@ RgbImage read_rgb(const fs::path& path, const ImageReadOptions& options) {
   } catch (const Error&) {
     fail("image '{}': cannot be read (permissions?)", path.string());
   }
-  if (bytes.empty()) fail("image '{}': empty file (0 bytes)", path.string());
+  return decode_rgb(bytes, path.string(), options);
+}
+
+RgbImage decode_rgb(const std::string& bytes, const std::string& name, const ImageReadOptions& options) {
+  if (bytes.empty()) fail("image '{}': empty file (0 bytes)", name);
   cv::Size size = probe_image_size(bytes);
   if (static_cast<int64_t>(size.width) * size.height > options.max_pixels)
-    fail("image '{}': {}x{} pixels exceeds the cap of {} (decompression bomb?)", path.string(), size.width,
-         size.height, options.max_pixels);
+    fail("image '{}': {}x{} pixels exceeds the cap of {} (decompression bomb?)", name, size.width, size.height,
+         options.max_pixels);
   // A truncated file decodes "successfully" with the missing part grey (libjpeg only warns on
   // stderr), which would silently put damaged faces into a data set: refuse it instead.
   std::string truncated = truncation_problem(bytes);
-  if (!truncated.empty()) fail("image '{}': {}", path.string(), truncated);
+  if (!truncated.empty()) fail("image '{}': {}", name, truncated);
   cv::Mat raw;
   // JPEGs through libjpeg directly, so corrupt data is an error (jpeg_decoder.h), not a grey patch;
   // CMYK and other rare JPEG colour spaces, and every other format, through OpenCV.
   const bool jpeg = bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
                     static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
   try {
-    if (jpeg) raw = decode_jpeg_strict(bytes, path.string());
+    if (jpeg) raw = decode_jpeg_strict(bytes, name);
     if (raw.empty())
-      raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()),
+      raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data())),
                          cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
   } catch (const cv::Exception& e) {
-    fail("image '{}': cannot be decoded: {}", path.string(), e.what());
+    fail("image '{}': cannot be decoded: {}", name, e.what());
   }
-  if (raw.empty()) fail("image '{}': not an image or corrupt", path.string());
+  if (raw.empty()) fail("image '{}': not an image or corrupt", name);
   if (static_cast<int64_t>(raw.cols) * raw.rows > options.max_pixels)
-    fail("image '{}': {}x{} pixels exceeds the cap of {}", path.string(), raw.cols, raw.rows, options.max_pixels);
+    fail("image '{}': {}x{} pixels exceeds the cap of {}", name, raw.cols, raw.rows, options.max_pixels);
 
   RgbImage out;
   std::vector<std::string> notes;
@@ -145,7 +149,7 @@ RgbImage read_rgb(const fs::path& path, const ImageReadOptions& options) {
     case 1: cv::cvtColor(raw, out.rgb, cv::COLOR_GRAY2RGB); notes.push_back("grayscale converted to RGB"); break;
     case 3: cv::cvtColor(raw, out.rgb, cv::COLOR_BGR2RGB); break;
     case 4: cv::cvtColor(raw, out.rgb, cv::COLOR_BGRA2RGB); notes.push_back("alpha channel dropped"); break;
-    default: fail("image '{}': unsupported channel count {}", path.string(), raw.channels());
+    default: fail("image '{}': unsupported channel count {}", name, raw.channels());
   }
   for (size_t i = 0; i < notes.size(); ++i) out.conversion += (i ? ", " : "") + notes[i];
   return out;

@@ -26,6 +26,10 @@ struct RgbImage {
 
 RgbImage read_rgb(const std::filesystem::path& path, const ImageReadOptions& options = {});
 
+// The same checks and decoding on bytes already in memory (an HTTP upload: deploy/serve), so
+// nothing is written to a temporary file; `name` stands for the path in every message.
+RgbImage decode_rgb(const std::string& bytes, const std::string& name, const ImageReadOptions& options = {});
+
 // Width and height from the file header alone (PNG, JPEG, BMP, WebP, GIF); {0, 0} if unknown.
 cv::Size probe_image_size(const std::string& bytes);
 

@@ -221,4 +221,9 @@ std::string Gallery::integrity_check() {
   return verdict;
 }
 
+int64_t Gallery::data_version() {
+  Statement s(*db_, "PRAGMA data_version");
+  return s.step() ? s.integer(0) : 0;
+}
+
 }  // namespace face

@@ -70,6 +70,10 @@ class Gallery {
   GalleryContents load();
   // PRAGMA integrity_check's verdict ("ok" when sound).
   std::string integrity_check();
+  // PRAGMA data_version: moves whenever another connection (another process, e.g. `identify
+  // enroll`) commits to the file, not on this connection's own commits. A long-lived reader
+  // (deploy/serve) compares it to know when its search snapshot is stale.
+  int64_t data_version();
 
  private:
   void read_model();

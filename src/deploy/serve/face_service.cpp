@@ -1,0 +1,262 @@
+#include "deploy/serve/face_service.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "deploy/gallery/model_binding.h"
+#include "deploy/serve/request_error.h"
+#include "util/device.h"
+#include "util/error.h"
+#include "vision/face_aligner.h"
+#include "vision/model_catalog.h"
+
+namespace face::serve {
+
+namespace {
+
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (extra < 0) return false;
+    for (int k = 1; k <= extra; ++k)
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += 1 + static_cast<size_t>(extra);
+  }
+  return true;
+}
+
+}  // namespace
+
+void check_person_id(const std::string& id) {
+  if (id.empty()) reject(400, "bad_person_id", "a person needs a non-empty id");
+  if (id.size() > 200) reject(400, "bad_person_id", "person id of {} bytes is longer than 200", id.size());
+  if (!valid_utf8(id)) reject(400, "bad_person_id", "person id is not UTF-8");
+  for (unsigned char c : id)
+    if (c < 0x20 || c == 0x7f) reject(400, "bad_person_id", "person id holds a control character (newline, tab, ...)");
+}
+
+void check_gallery_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  if (!ok) fail("gallery name '{}' must be 1-64 letters, digits, '.', '_' or '-'", name);
+}
+
+// FaceReaders lent to request threads one at a time (a dlib detector is not thread-safe).
+class FaceService::ReaderPool {
+ public:
+  ReaderPool(const FaceReadOptions& options, int size) {
+    for (int i = 0; i < size; ++i) readers_.push_back(std::make_unique<FaceReader>(options));
+    for (auto& r : readers_) free_.push_back(r.get());
+  }
+
+  ReadFace with_reader(const std::function<ReadFace(FaceReader&)>& use) {
+    FaceReader* reader = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      available_.wait(lock, [&] { return !free_.empty(); });
+      reader = free_.back();
+      free_.pop_back();
+    }
+    struct GiveBack {  // also when `use` throws (no face)
+      ReaderPool& pool;
+      FaceReader* reader;
+      ~GiveBack() {
+        {
+          std::lock_guard<std::mutex> lock(pool.mutex_);
+          pool.free_.push_back(reader);
+        }
+        pool.available_.notify_one();
+      }
+    } give_back{*this, reader};
+    return use(*reader);
+  }
+
+ private:
+  std::vector<std::unique_ptr<FaceReader>> readers_;
+  std::vector<FaceReader*> free_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+};
+
+FaceService::FaceService(const ServiceOptions& options, Metrics* metrics) : options_(options) {
+  if (options_.galleries.empty()) fail("no gallery to serve");
+  if (options_.max_images < 1 || options_.max_top < 1) fail("max images and max top must be at least 1");
+  embedder_ = open_model({options_.model}, parse_device(options_.device));
+  threshold_ = resolve_threshold(*embedder_, options_.threshold,
+                                 options_.model.empty() ? released_model_path().string() : options_.model);
+  if (!std::isfinite(threshold_)) fail("the model's threshold {} is not a finite number", threshold_);
+  const std::string model_recipe = embedder_->metadata("align_recipe");
+  const int size = static_cast<int>(embedder_->input_size());
+  FaceReadOptions align = faces_for_model(model_recipe, size, /*aligned=*/false, options_.upsample);
+  align.read = options_.read;
+  aligned_options_ = faces_for_model(model_recipe, size, /*aligned=*/true);
+  aligned_options_.read = options_.read;
+  recipe_ = align.align.recipe();
+  if (!model_recipe.empty() && model_recipe != "unspecified" && !recipe_is_reproducible(model_recipe))
+    startup_warnings_.push_back(fmt::format("the model was trained on faces aligned with '{}', which this build "
+                                            "cannot reproduce; photos are aligned with '{}'",
+                                            model_recipe, recipe_));
+  int detectors = options_.detectors > 0
+                      ? options_.detectors
+                      : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
+  readers_ = std::make_unique<ReaderPool>(align, detectors);
+  batcher_ = std::make_unique<EmbedBatcher>(*embedder_, options_.batching, metrics);
+  std::set<std::string> names;
+  for (const auto& g : options_.galleries) {
+    check_gallery_name(g.name);
+    if (!names.insert(g.name).second) fail("gallery name '{}' is given twice", g.name);
+    galleries_.push_back(std::make_unique<GalleryStore>(g.name, g.path, gallery_model(*embedder_)));
+  }
+}
+
+FaceService::~FaceService() = default;
+
+std::string FaceService::alignment(bool aligned) const { return aligned ? "pre-aligned input" : recipe_; }
+
+std::vector<std::string> FaceService::gallery_names() const {
+  std::vector<std::string> names;
+  for (const auto& g : galleries_) names.push_back(g->name());
+  return names;
+}
+
+GalleryStore& FaceService::gallery(const std::string& name) {
+  if (name.empty()) return *galleries_.front();
+  for (auto& g : galleries_)
+    if (g->name() == name) return *g;
+  reject(404, "unknown_gallery", "no gallery '{}' on this server (it serves: {})", name,
+         fmt::join(gallery_names(), ", "));
+}
+
+double FaceService::pick_threshold(std::optional<double> given) const {
+  if (!given) return threshold_;
+  if (!std::isfinite(*given) || *given < 0 || *given > 4)
+    reject(400, "bad_parameter", "threshold must be a finite number in [0, 4] (squared L2), got {}", *given);
+  return *given;
+}
+
+ReadFace FaceService::read(const Upload& image, const FaceOptions& options) {
+  if (image.bytes.empty()) reject(400, "bad_image", "image '{}' is empty (0 bytes)", image.name);
+  // The header's size first, so an oversized image is refused before any pixel is decoded.
+  cv::Size size = probe_image_size(image.bytes);
+  if (static_cast<int64_t>(size.width) * size.height > options_.read.max_pixels)
+    reject(413, "image_too_large", "image '{}' is {}x{} pixels, over this server's cap of {} (--max-pixels)",
+           image.name, size.width, size.height, options_.read.max_pixels);
+  RgbImage rgb;
+  try {
+    rgb = decode_rgb(image.bytes, image.name, options_.read);  // not an image, truncated, corrupt
+  } catch (const Error& e) {
+    reject(400, "bad_image", "{}", e.what());
+  }
+  ReadFace face;
+  try {
+    if (options.aligned) {
+      FaceReader reader(aligned_options_);  // no detector inside: cheap, one per call
+      face = reader.read_image(rgb, image.name);
+    } else {
+      face = readers_->with_reader([&](FaceReader& reader) { return reader.read_image(rgb, image.name); });
+    }
+  } catch (const Error& e) {
+    // aligned: not the model's aligned size; else: no face found (the reader refuses, never guesses)
+    reject(422, options.aligned ? "not_aligned" : "no_face", "{}", e.what());
+  }
+  if (options.single && face.faces_found > 1)
+    reject(422, "several_faces", "image '{}' shows {} faces where one is needed: crop it to the one person",
+           image.name, face.faces_found);
+  return face;
+}
+
+EmbeddedFace FaceService::embed(const Upload& image, const FaceOptions& options) {
+  EmbeddedFace out;
+  out.face = read(image, options);
+  out.embedding = batcher_->embed(out.face.image.unsqueeze(0))[0];
+  return out;
+}
+
+Verification FaceService::verify(const Upload& a, const Upload& b, const FaceOptions& options,
+                                 std::optional<double> threshold) {
+  Verification v;
+  v.threshold = pick_threshold(threshold);  // a bad override is refused before any work
+  // The two detections run side by side (two readers of the pool, when it has two): on two
+  // cores that is most of a lone request's latency.
+  std::future<ReadFace> second = std::async(std::launch::async, [&] { return read(b, options); });
+  v.a.face = read(a, options);
+  v.b.face = second.get();
+  torch::Tensor e = batcher_->embed(torch::stack({v.a.face.image, v.b.face.image}));
+  v.a.embedding = e[0];
+  v.b.embedding = e[1];
+  v.distance = (e[0] - e[1]).pow(2).sum().item<double>();
+  v.same = v.distance < v.threshold;  // strictly below, as evaluate chose it
+  for (const auto* f : {&v.a.face, &v.b.face}) v.warnings.insert(v.warnings.end(), f->notes.begin(), f->notes.end());
+  return v;
+}
+
+IdentifyResult FaceService::identify(const std::string& gallery_name, const Upload& image, const FaceOptions& options,
+                                     int64_t top, std::optional<double> threshold) {
+  GalleryStore& store = gallery(gallery_name);  // an unknown gallery is refused before any work
+  if (top < 1 || top > options_.max_top)
+    reject(400, "bad_parameter", "top must be between 1 and {}, got {}", options_.max_top, top);
+  IdentifyResult r;
+  r.gallery = store.name();
+  r.threshold = pick_threshold(threshold);
+  r.face = embed(image, options);
+  r.warnings = r.face.face.notes;
+  std::shared_ptr<const Searcher> searcher = store.searcher();
+  r.people = searcher->people();
+  if (r.people == 0) {
+    r.warnings.push_back(fmt::format("gallery '{}' is empty: nobody can be recognised", store.name()));
+    return r;  // unknown, no candidates
+  }
+  r.identification = searcher->identify(r.face.embedding.unsqueeze(0), top, r.threshold)[0];
+  return r;
+}
+
+EnrolResult FaceService::enroll(const std::string& gallery_name, const std::string& person,
+                                const std::vector<Upload>& images, const FaceOptions& options) {
+  check_person_id(person);
+  GalleryStore& store = gallery(gallery_name);
+  if (images.empty()) reject(400, "no_image", "enrolling '{}' needs at least one image", person);
+  if (static_cast<int64_t>(images.size()) > options_.max_images)
+    reject(413, "too_many_images", "{} images in one enrolment, over this server's {}: send them in several requests",
+           images.size(), options_.max_images);
+  FaceOptions one = options;
+  one.single = true;
+  // Every image is read before anything is written: one bad image refuses the whole request.
+  std::vector<torch::Tensor> faces;
+  std::vector<std::string> sources;
+  EnrolResult r;
+  for (const auto& image : images) {
+    ReadFace face = read(image, one);
+    faces.push_back(face.image);
+    sources.push_back("http:" + image.name);
+    r.warnings.insert(r.warnings.end(), face.notes.begin(), face.notes.end());
+  }
+  torch::Tensor embeddings = batcher_->embed(torch::stack(faces));
+  r.gallery = store.name();
+  r.person = person;
+  r.images = store.enroll(person, sources, embeddings, &r.duplicates);  // one transaction
+  r.added = static_cast<int64_t>(images.size() - r.duplicates.size());
+  return r;
+}
+
+std::vector<PersonSummary> FaceService::people(const std::string& gallery_name) {
+  return gallery(gallery_name).list();
+}
+
+void FaceService::remove(const std::string& gallery_name, const std::string& person) {
+  GalleryStore& store = gallery(gallery_name);
+  if (!store.remove(person)) reject(404, "unknown_person", "no person '{}' in gallery '{}'", person, store.name());
+}
+
+}  // namespace face::serve

@@ -1,0 +1,88 @@
+// The page in a real headless browser (Debian's chromium): the page, in its test mode, verifies
+// two LFW photos of one person that the server serves under /demo/, and the verdict, distance and
+// aligned crops it shows must be the API's own answer for that pair. The page's DOM, a screenshot
+// and both programs' logs are kept in <build>/test-output/serve_browser/ for a person to look at.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "serve/serve_fixture.h"
+
+using namespace face;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+// The browser's path, or "" when none is installed.
+std::string find_chromium() {
+  for (const char* name : {"chromium", "chromium-browser"}) {
+    auto r = test::run_command(std::string("command -v ") + name);
+    if (r.status != 0) continue;
+    std::string path = r.output;
+    while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+    if (!path.empty()) return path;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(ServePage, VerifiesTwoPhotosOfOnePersonInHeadlessChromium) {
+  FACE_REQUIRE_SHARED_DATA();
+  const std::string chromium = find_chromium();
+  if (chromium.empty()) GTEST_SKIP() << "needs a headless browser (apt install chromium)";
+  const fs::path model = test::source_dir() / "models/nn4.small2-celeba-distilled.pt";
+  ASSERT_TRUE(fs::exists(model)) << model;
+  const fs::path out = test::tool("test-output") / "serve_browser";
+  fs::create_directories(out);
+  test::TempDir dir;
+  const fs::path person = test::shared_data() / "lfw/deepfunneled/Abel_Pacheco";
+  const std::string a = "Abel_Pacheco_0001.jpg", b = "Abel_Pacheco_0002.jpg";
+
+  // The released model (its threshold is the model card's) and real alignment, as a person uses it.
+  test::ServerProcess server({"--model", model.string(), "--gallery", "page=" + (dir / "g.db").string(), "--demo-dir",
+                              person.string(), "--detectors", "2"},
+                             out / "serve.log");
+  ASSERT_TRUE(server.ready()) << server.log();
+
+  // The API's answer for the pair (this also warms the model up before the browser asks).
+  auto client = server.client();
+  httplib::MultipartFormDataItems pair = {test::part("a", test::slurp(person / a), a),
+                                          test::part("b", test::slurp(person / b), b)};
+  auto api = test::reply(client.Post("/v1/verify", pair));
+  ASSERT_EQ(api.status, 200) << api.body;
+  const bool same = api.json["same"].get<bool>();
+  const std::string distance = fmt::format("{:.4f}", api.json["distance"].get<double>());
+
+  // Headless Chromium: --virtual-time-budget lets the page's scripts and fetches finish (virtual
+  // time stands still while a fetch is pending) before the DOM is dumped or the picture taken;
+  // `timeout` bounds the whole run whatever happens.
+  const std::string page = server.url("/?a=/demo/" + a + "&b=/demo/" + b);
+  const std::string browser = fmt::format(
+      "timeout 180 {} --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
+      "--user-data-dir={} --virtual-time-budget=60000",
+      q(chromium), q(dir / "profile"));
+  auto dom = test::run_command("(" + browser + " --dump-dom '" + page + "' 2>>" + q(out / "chromium.log") + ")");
+  test::write_text(out / "page.html", dom.output);
+  ASSERT_EQ(dom.status, 0) << "chromium failed; see " << (out / "chromium.log") << "\n" << dom.output;
+  EXPECT_NE(dom.output.find(R"(data-state="done")"), std::string::npos) << "the page never showed an answer";
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dom.output, m, std::regex(R"re(id="verdict"[^>]*data-verdict="(\w+)"[^>]*>([^<]*)<)re")))
+      << dom.output;
+  EXPECT_EQ(m[1].str(), same ? "same" : "different") << dom.output;
+  EXPECT_EQ(m[2].str(), same ? "Same person" : "Different people");
+  EXPECT_NE(dom.output.find("<span id=\"distance\">" + distance + "</span>"), std::string::npos)
+      << "expected distance " << distance << "\n" << dom.output;
+  for (const char* crop : {"crop-a", "crop-b"})
+    EXPECT_TRUE(std::regex_search(dom.output, std::regex(std::string("id=\"") + crop + "\"[^>]*src=\"data:image/png;base64,")))
+        << crop << " was not shown";
+
+  auto shot = test::run_command("(" + browser + " --window-size=1280,1100 --screenshot=" + q(out / "verify.png") + " '" +
+                                page + "' >>" + q(out / "chromium.log") + " 2>&1)");
+  EXPECT_EQ(shot.status, 0) << shot.output;
+  ASSERT_TRUE(fs::exists(out / "verify.png")) << "no screenshot; see " << (out / "chromium.log");
+  EXPECT_GT(fs::file_size(out / "verify.png"), 10000u);  // a page, not a blank image
+}
