@@ -15,6 +15,7 @@
 #     cosface-proto, arcface-proto     alone, prototype centres (running class means)
 #     cosface-proto-distill, arcface-proto-distill   + distillation (beside `both`)
 #     arcface                          alone, learned centres
+#     cosface-proto-distill-w005       + distillation, the softmax term at weight 0.05
 #
 # Batches with UTKFace hold 96 images (64 labelled + 32), the others 64, so the step counts
 # differ (416 vs 625) to keep the images seen, and so the CPU time, equal. Each variant resumes
@@ -48,6 +49,9 @@ case "${1:-ablation}" in
     variant cosface-proto-distill "${labelled[@]}" "${proto[@]}" --set loss.name=cosface --set loss.distill.weight=1
     variant arcface-proto-distill "${labelled[@]}" "${proto[@]}" --set loss.name=arcface --set loss.distill.weight=1
     variant arcface               "${labelled[@]}" --set loss.name=arcface --set loss.distill.weight=0
+    # at weight 1 the softmax term (~30) swamps distillation (~1): the same at 0.05
+    variant cosface-proto-distill-w005 "${labelled[@]}" "${proto[@]}" --set loss.name=cosface \
+            --set loss.distill.weight=1 --set loss.softmax.weight=0.05
     ;;
   *) echo "usage: $0 ablation|softmax" >&2; exit 2 ;;
 esac

@@ -16,7 +16,7 @@
 // composite form, built from standard operators so that the traced graph stays portable and takes
 // every shape from the tensor (any batch size).
 //
-// Guarantees: both paths agree to float rounding in value and gradient (tests/core/nn4_test.cpp).
+// Guarantees: both paths agree to float rounding in value and gradient (tests/core/local_response_norm_test.cpp).
 // The fused backward is first-order only (no double backward).
 #pragma once
 #include <torch/arg.h>

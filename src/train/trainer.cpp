@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -333,14 +334,19 @@ void Trainer::step() {
   torch::Tensor loss;
   double loss_scale = 1;  // distributed global mining: see gather_batch
   const double identity_weight = config_.loss.margin_softmax() ? config_.loss.softmax.weight : config_.loss.triplet_weight;
-  if (config_.loss.margin_softmax()) {
-    loss = margin_softmax_term(embeddings, labels);
-  } else {
-    if (dist_ && config_.distributed.mine_global) {
-      auto global = gather_batch(*dist_, embeddings, labels);
-      embeddings = global.embeddings, labels = global.labels, loss_scale = global.loss_scale;
+  {
+    // At weight 0 (distillation alone) the identity term is only measured, so it builds no graph.
+    std::optional<torch::NoGradGuard> measured_only;
+    if (identity_weight == 0) measured_only.emplace();
+    if (config_.loss.margin_softmax()) {
+      loss = margin_softmax_term(embeddings, labels);
+    } else {
+      if (dist_ && config_.distributed.mine_global) {
+        auto global = gather_batch(*dist_, embeddings, labels);
+        embeddings = global.embeddings, labels = global.labels, loss_scale = global.loss_scale;
+      }
+      loss = triplet_term(embeddings, labels);
     }
-    loss = triplet_term(embeddings, labels);
   }
   // Without distillation and at weight 1 the loss is the identity term itself (bit for bit as before).
   if (identity_weight != 1) loss = loss * identity_weight;

@@ -70,7 +70,7 @@ TEST(FaceReader, CentreCropKeepsTheCentralSquare) {
 }
 
 TEST(FaceReader, AlignFindsTheFaceOrFollowsTheNoFacePolicy) {
-  if (!std::filesystem::exists(lfw_image())) GTEST_SKIP() << "no LFW under " << test::shared_data();
+  FACE_REQUIRE_SHARED_DATA();
   test::TempDir dir;
   auto blank = write_colour(dir / "blank.png", 200, 200, {128, 128, 128});
   // verify / identify: the model's recipe, the largest face, none is an error naming the file.
