@@ -22,7 +22,9 @@ TEST(ValidationPairs, AlternateSameAndDifferentIdentityPairsOfTheValidationImage
     EXPECT_EQ(labels[p.first] == labels[p.second], p.same) << i;
     EXPECT_GE(p.first, 3);  // identity 0 is not held out
     EXPECT_GE(p.second, 3);
-    if (p.same) EXPECT_TRUE(same.insert({p.first, p.second}).second) << "same pair listed twice";
+    if (p.same) {
+      EXPECT_TRUE(same.insert({p.first, p.second}).second) << "same pair listed twice";
+    }
   }
   // Capped at max_pairs / 2 same pairs; the same seed gives the same list, another seed another order.
   auto capped = face::validation_pairs(labels, validation, 8, 7);
