@@ -32,10 +32,28 @@ FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool 
   return o;
 }
 
+std::string recipe_warning(const std::string& model_recipe, const FaceReadOptions& options) {
+  if (options.framing != Framing::align || model_recipe.empty() || model_recipe == "unspecified" ||
+      recipe_is_reproducible(model_recipe))
+    return "";
+  return fmt::format("the model was trained on faces aligned with '{}', which this build cannot reproduce; these "
+                     "faces are aligned with '{}'",
+                     model_recipe, options.align.recipe());
+}
+
+namespace {
+
+// The checks of the reader's own options (the aligner checks its own when it is built).
+void check_options(const FaceReadOptions& o) {
+  if (o.size < 8 || o.size > 4096) fail("face size {} is outside 8..4096", o.size);
+  if (o.framing == Framing::centre_crop && !(o.centre_crop > 0 && o.centre_crop <= 1))
+    fail("centre crop {} must be in (0, 1]", o.centre_crop);
+}
+
+}  // namespace
+
 FaceReader::FaceReader(const FaceReadOptions& options) : options_(options) {
-  if (options_.size < 8 || options_.size > 4096) fail("face size {} is outside 8..4096", options_.size);
-  if (options_.framing == Framing::centre_crop && !(options_.centre_crop > 0 && options_.centre_crop <= 1))
-    fail("centre crop {} must be in (0, 1]", options_.centre_crop);
+  check_options(options_);
   if (options_.framing == Framing::align) aligner_ = std::make_unique<FaceAligner>(options_.align);
 }
 
@@ -106,7 +124,7 @@ int64_t ReadFaces::failed() const {
 
 ReadFaces read_faces(const std::vector<std::filesystem::path>& files, const FaceReadOptions& options,
                      Progress* progress) {
-  FaceReader check(options);  // bad options fail here, once, not per file
+  check_options(options);  // once, not per file; without building an aligner (its landmark model is ~100 MB)
   const int64_t n = static_cast<int64_t>(files.size());
   ReadFaces out;
   out.images = torch::zeros({n, 3, options.size, options.size}, torch::kUInt8);

@@ -49,6 +49,10 @@ struct FaceReadOptions {
 // with `aligned`, taken as aligned faces. An unknown recipe aligns with the OpenFace template.
 FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample = 1);
 
+// What to tell the user when the model's recipe is one this build cannot reproduce and `options`
+// align photos (necessarily with another recipe); empty when there is nothing to say.
+std::string recipe_warning(const std::string& model_recipe, const FaceReadOptions& options);
+
 struct ReadFace {
   torch::Tensor image;             // uint8 (3, size, size) RGB
   bool resized = false;            // whole / centre crop: the file was neither S nor the recipe size

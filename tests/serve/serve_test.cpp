@@ -194,11 +194,12 @@ TEST(Serve, EveryBadInputIsA4xxJsonErrorAndLeavesTheGalleryUnchanged) {
     int status;
     std::string code;
   };
+  // A case's request: these files posted to `path`.
+  auto post_files = [&](const std::string& path, const httplib::MultipartFormDataItems& items) {
+    return [&client, path, items] { return client.Post(path, items); };
+  };
   auto enrol_one = [&](const std::string& person, const std::string& bytes, const std::string& query) {
-    return [&, person, bytes, query] {
-      httplib::MultipartFormDataItems items = {test::part("images", bytes)};
-      return client.Post("/v1/galleries/test/people/" + person + "/faces" + query, items);
-    };
+    return post_files("/v1/galleries/test/people/" + person + "/faces" + query, {test::part("images", bytes)});
   };
   std::vector<Case> cases = {
       {"not an image", enrol_one("bob", "this is not an image", kAligned), 400, "bad_image"},
@@ -208,25 +209,18 @@ TEST(Serve, EveryBadInputIsA4xxJsonErrorAndLeavesTheGalleryUnchanged) {
       {"photo sent as aligned", enrol_one("bob", no_face, kAligned), 422, "not_aligned"},
       {"pixel bomb header", enrol_one("bob", png_claiming(20000), kAligned), 413, "image_too_large"},
       {"unknown gallery",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("images", good)};
-         return client.Post("/v1/galleries/nope/people/bob/faces" + kAligned, items);
-       },
+       post_files("/v1/galleries/nope/people/bob/faces" + kAligned, {test::part("images", good)}),
        404, "unknown_gallery"},
       {"one bad image among good ones (all or nothing)",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("images", good), test::part("images", "junk")};
-         return client.Post("/v1/galleries/test/people/alice/faces" + kAligned, items);
-       },
+       post_files("/v1/galleries/test/people/alice/faces" + kAligned,
+                  {test::part("images", good), test::part("images", "junk")}),
        400, "bad_image"},
       {"no image at all",
        [&] { return client.Post("/v1/galleries/test/people/bob/faces", "{}", "application/json"); }, 400, "no_image"},
       {"control character in the id", enrol_one("bob%0Aeve", good, kAligned), 400, "bad_person_id"},
       {"request body over the limit",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("images", std::string(2 << 20, 'x'))};
-         return client.Post("/v1/galleries/test/people/bob/faces" + kAligned, items);
-       },
+       post_files("/v1/galleries/test/people/bob/faces" + kAligned,
+                  {test::part("images", std::string(2 << 20, 'x'))}),
        413, "request_too_large"},
       {"wrong method on enrolment",
        [&] { return client.Put("/v1/galleries/test/people/bob/faces", good, "image/png"); }, 405,
@@ -234,10 +228,7 @@ TEST(Serve, EveryBadInputIsA4xxJsonErrorAndLeavesTheGalleryUnchanged) {
       {"wrong method on verify", [&] { return client.Get("/v1/verify"); }, 405, "method_not_allowed"},
       {"unknown route", [&] { return client.Get("/v2/nothing"); }, 404, "not_found"},
       {"verify with one image",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("a", good)};
-         return client.Post("/v1/verify" + kAligned, items);
-       },
+       post_files("/v1/verify" + kAligned, {test::part("a", good)}),
        400, "missing_image"},
       {"verify, malformed JSON", [&] { return client.Post("/v1/verify", "{\"a\": ", "application/json"); }, 400,
        "bad_json"},
@@ -245,28 +236,16 @@ TEST(Serve, EveryBadInputIsA4xxJsonErrorAndLeavesTheGalleryUnchanged) {
        [&] { return client.Post("/v1/verify", R"({"a": "!!!", "b": "!!!"})", "application/json"); }, 400,
        "bad_base64"},
       {"verify, threshold out of range",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("a", good), test::part("b", good)};
-         return client.Post("/v1/verify" + kAligned + "&threshold=7", items);
-       },
+       post_files("/v1/verify" + kAligned + "&threshold=7", {test::part("a", good), test::part("b", good)}),
        400, "bad_parameter"},
       {"verify, threshold not a number",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("a", good), test::part("b", good)};
-         return client.Post("/v1/verify" + kAligned + "&threshold=nan", items);
-       },
+       post_files("/v1/verify" + kAligned + "&threshold=nan", {test::part("a", good), test::part("b", good)}),
        400, "bad_parameter"},
       {"identify, top out of range",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("image", good)};
-         return client.Post("/v1/identify" + kAligned + "&top=0", items);
-       },
+       post_files("/v1/identify" + kAligned + "&top=0", {test::part("image", good)}),
        400, "bad_parameter"},
       {"identify, unknown gallery",
-       [&] {
-         httplib::MultipartFormDataItems items = {test::part("image", good)};
-         return client.Post("/v1/galleries/nope/identify" + kAligned, items);
-       },
+       post_files("/v1/galleries/nope/identify" + kAligned, {test::part("image", good)}),
        404, "unknown_gallery"},
       {"unsupported media type", [&] { return client.Post("/v1/embed", "hello", "text/plain"); }, 415,
        "unsupported_media_type"},

@@ -75,11 +75,10 @@ int main(int argc, char** argv) {
     std::string model_recipe = embedder->metadata("align_recipe");
     // The faces follow the model's recipe, differing by design only in which face is taken (the
     // largest) and in refusing images without one; a recipe this build cannot read is said.
-    face::FaceReader faces(face::faces_for_model(model_recipe, static_cast<int>(embedder->input_size()), aligned));
+    face::FaceReadOptions read = face::faces_for_model(model_recipe, static_cast<int>(embedder->input_size()), aligned);
+    face::FaceReader faces(read);
     std::vector<std::string> warnings;
-    if (!model_recipe.empty() && model_recipe != "unspecified" && !aligned && !face::recipe_is_reproducible(model_recipe))
-      warnings.push_back(fmt::format("the model was trained on faces aligned with '{}', which this build cannot "
-                                     "reproduce; these are aligned with '{}'", model_recipe, faces.recipe()));
+    if (std::string w = face::recipe_warning(model_recipe, read); !w.empty()) warnings.push_back(w);
 
     Verdict verdict = compare(faces, *embedder, a, b);
     double cold_ms = ms_since(start);

@@ -104,10 +104,7 @@ FaceService::FaceService(const ServiceOptions& options, Metrics* metrics) : opti
   aligned_options_ = faces_for_model(model_recipe, size, /*aligned=*/true);
   aligned_options_.read = options_.read;
   recipe_ = align.align.recipe();
-  if (!model_recipe.empty() && model_recipe != "unspecified" && !recipe_is_reproducible(model_recipe))
-    startup_warnings_.push_back(fmt::format("the model was trained on faces aligned with '{}', which this build "
-                                            "cannot reproduce; photos are aligned with '{}'",
-                                            model_recipe, recipe_));
+  if (std::string w = recipe_warning(model_recipe, align); !w.empty()) startup_warnings_.push_back(w);
   int detectors = options_.detectors > 0
                       ? options_.detectors
                       : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
