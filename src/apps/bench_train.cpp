@@ -1,7 +1,8 @@
 // bench_train: training throughput (images/s) of the real trainer step on random data.
 //
 //   bench_train [--arch nn4.small2] [--batch 96] [--k 6] [--steps 5] [--warm 2] [--threads 2]
-//               [--device cpu|cuda] [--mining semihard] [--channels-last|--nchw] [--bf16]
+//               [--device cpu|cuda] [--mining semihard] [--channels-last|--nchw]
+//               [--precision auto|fp32|bf16] [--bf16] [--flush-denormals]
 //
 // The timed step is the whole trainer step: sampling, gather, augmentation, forward, mining,
 // triplet loss, backward, update and telemetry. Prints one JSON line: images/s over all timed
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "apps/cli_checks.h"
+#include "model/precision.h"
 #include "train/hooks.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -51,7 +53,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmark the trainer step"};
   std::string arch = "nn4.small2", device = "cpu", mining = "semihard";
   int64_t batch = 96, k = 6, steps = 5, warm = 2, threads = 2;
-  bool channels_last = true, bf16 = false;
+  bool channels_last = true, bf16 = false, flush_denormals = false;
+  std::string precision = "fp32";
   app.add_option("--arch", arch)->capture_default_str();
   app.add_option("--batch", batch, "images per step (P x K)")->capture_default_str()->check(face::cli::batch());
   app.add_option("--k", k, "images per identity")->capture_default_str()->check(CLI::Range(2, 1000));
@@ -61,10 +64,15 @@ int main(int argc, char** argv) {
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--mining", mining)->capture_default_str();
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
-  app.add_flag("--bf16", bf16);
+  app.add_option("--precision", precision, "auto | fp32 | bf16 (runtime.precision)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app.add_flag("--bf16", bf16, "the same as --precision bf16");
+  app.add_flag("--flush-denormals", flush_denormals, "runtime.flush_denormals: FTZ/DAZ in every thread");
   FACE_PARSE_OPTIONS(app, argc, argv);
   try {
     if (batch % k) face::fail("--batch {} is not a multiple of --k {}", batch, k);
+    if (bf16) precision = "bf16";
     const int64_t p = batch / k, identities = 2 * p, per_identity = k + 2;
     face::Pack pack;
     pack.images = torch::randint(0, 256, {identities * per_identity, 3, 96, 96}, torch::kUInt8);
@@ -77,7 +85,8 @@ int main(int argc, char** argv) {
         "", {"data.pack=random", "run.dir=" + dir.string(), "run.name=bench", fmt::format("data.p={}", p),
              fmt::format("data.k={}", k), "data.validation_fraction=0", fmt::format("length.steps={}", warm + steps),
              "mining.strategy=" + mining, "runtime.device=" + device, fmt::format("runtime.threads={}", threads),
-             fmt::format("runtime.channels_last={}", channels_last), bf16 ? "runtime.precision=bf16" : "runtime.precision=fp32",
+             fmt::format("runtime.channels_last={}", channels_last), "runtime.precision=" + precision,
+             fmt::format("runtime.flush_denormals={}", flush_denormals),
              "checkpoint.every_steps=0", "evaluation.every_steps=0", "logging.every_steps=1000000",
              "logging.progress=false", fmt::format("model.arch={}", arch)});
     face::Trainer trainer(config, std::move(pack));
@@ -94,7 +103,9 @@ int main(int argc, char** argv) {
     auto tenths = [](double x) { return std::round(x * 10) / 10; };
     nlohmann::ordered_json report = {
         {"program", "bench_train"}, {"arch", arch}, {"device", device}, {"batch", batch}, {"threads", threads},
-        {"mining", mining}, {"channels_last", channels_last}, {"bf16", bf16}, {"steps", steps},
+        {"mining", mining}, {"channels_last", channels_last},
+        {"precision", face::precision_name(face::resolve_precision(precision, torch::Device(device)))},
+        {"flush_denormals", flush_denormals}, {"steps", steps},
         {"train_img_s", tenths(batch * times.size() / total)}, {"train_img_s_max", tenths(batch / times.front())},
         {"train_img_s_median", tenths(batch / times[times.size() / 2])},
         {"peak_resident_mb", std::round(face::peak_resident_memory_mb())}, {"device_memory_mb", std::round(t->device_memory_mb)}};

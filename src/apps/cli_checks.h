@@ -41,6 +41,13 @@ inline CLI::Validator threads() { return CLI::Range(0, face::kMaxThreads); }  //
 inline CLI::Validator batch() { return CLI::Range(1, kMaxBatch); }
 inline CLI::Validator count(int lo = 1) { return CLI::Range(lo, kMaxCount); }
 
+// --precision auto|fp32|bf16 (model/precision.h), into `name`; resolve with resolve_precision.
+inline CLI::Option* add_precision(CLI::App& app, std::string& name) {
+  return app.add_option("--precision", name, "auto | fp32 | bf16 (auto: bf16 where the CPU or GPU computes it natively)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+}
+
 }  // namespace face::cli
 
 // Parses the command line; on a bad option prints CLI11's one-line message and returns 2 from

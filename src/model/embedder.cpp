@@ -26,28 +26,45 @@ torch::Tensor Embedder::embed_all(const torch::Tensor& images_uint8, int64_t bat
 
 namespace {
 
+// The network's float input in the precision it runs in.
+torch::Tensor network_input(const torch::Tensor& images_uint8, const torch::Device& device, Precision precision) {
+  auto x = in_layout(to_model_input(images_uint8.to(device)), true);
+  return precision == Precision::bf16 ? x.to(torch::kBFloat16) : x;
+}
+
+// The network's output as float unit rows on the CPU: a bf16 network's rows are normalised again
+// in fp32 (their bf16 norm is 1 only to ~3 digits).
+torch::Tensor embedding_rows(const torch::Tensor& out, Precision precision) {
+  if (precision == Precision::fp32) return out.to(torch::kCPU);
+  namespace F = torch::nn::functional;
+  return F::normalize(out.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1)).to(torch::kCPU);
+}
+
 // Any C++ module: nn4 (batch norm folded, and the fused LRN kernel that a traced graph cannot
 // hold: model/local_response_norm.h) or dlib's ResNet.
 class ModuleEmbedder : public Embedder {
  public:
   ModuleEmbedder(std::shared_ptr<torch::nn::Module> module, std::function<torch::Tensor(const torch::Tensor&)> forward,
-                 std::map<std::string, std::string> metadata, torch::Device device, std::string description)
+                 std::map<std::string, std::string> metadata, torch::Device device, std::string description,
+                 Precision precision)
       : module_(std::move(module)), forward_(std::move(forward)), metadata_(std::move(metadata)), device_(device),
-        description_(std::move(description)) {
+        description_(std::move(description)), precision_(precision) {
     for (const char* key : {"arch", "embedding_dim", "input_size", "weights_fingerprint"})
       if (metadata_[key].empty()) fail("embedder '{}': no {} given", description_, key);
     dim_ = std::stoll(metadata_["embedding_dim"]);
     size_ = std::stoll(metadata_["input_size"]);
     module_->to(device_);
+    if (precision_ == Precision::bf16) module_->to(torch::kBFloat16);
     module_->eval();
     use_channels_last(*module_);  // the fast layout on CPU and CUDA (model/memory_format.h)
   }
   torch::Tensor embed(const torch::Tensor& images) override {
     torch::InferenceMode inference;
-    return forward_(in_layout(to_model_input(images.to(device_)), true)).to(torch::kCPU);
+    return embedding_rows(forward_(network_input(images, device_, precision_)), precision_);
   }
   int64_t embedding_dim() const override { return dim_; }
   int64_t input_size() const override { return size_; }
+  Precision precision() const override { return precision_; }
   std::string fingerprint() const override { return metadata_.at("weights_fingerprint"); }
   std::string description() const override { return description_; }
   std::string metadata(const std::string& key) const override {
@@ -61,12 +78,13 @@ class ModuleEmbedder : public Embedder {
   std::map<std::string, std::string> metadata_;
   torch::Device device_;
   std::string description_;
+  Precision precision_;
   int64_t dim_ = 0, size_ = 0;
 };
 
 // nn4 for inference: batch norm folded; `metadata` (an export's) is kept beside what the model says.
-std::unique_ptr<Embedder> nn4_embedder(LoadedModel loaded, const torch::Device& device, std::string description,
-                                       std::map<std::string, std::string> metadata = {}) {
+std::unique_ptr<Embedder> nn4_embedder(LoadedModel loaded, const torch::Device& device, Precision precision,
+                                       std::string description, std::map<std::string, std::string> metadata = {}) {
   Nn4 model = loaded.model;
   metadata["arch"] = model->options().arch();
   metadata["embedding_dim"] = std::to_string(model->options().embedding_dim());
@@ -75,25 +93,27 @@ std::unique_ptr<Embedder> nn4_embedder(LoadedModel loaded, const torch::Device& 
   model->eval();
   model->fold_batch_norm();
   return module_embedder(model.ptr(), [model](const torch::Tensor& x) mutable { return model->forward(x); },
-                         std::move(metadata), device, std::move(description));
+                         std::move(metadata), device, std::move(description), precision);
 }
 
 // Any other TorchScript module (dlib's ResNet exported): its frozen graph (model/inference_graph.h).
 class ScriptEmbedder : public Embedder {
  public:
   ScriptEmbedder(const torch::jit::Module& module, std::map<std::string, std::string> metadata, torch::Device device,
-                 std::string path)
-      : graph_(inference_graph(module, device)), metadata_(std::move(metadata)), device_(device), path_(std::move(path)) {
+                 std::string path, Precision precision)
+      : graph_(inference_graph(in_precision(module, precision), device)), metadata_(std::move(metadata)), device_(device),
+        path_(std::move(path)), precision_(precision) {
     if (metadata_.count("input_size")) size_ = std::stoll(metadata_["input_size"]);
     dim_ = embed(torch::zeros({1, 3, size_, size_}, torch::kUInt8)).size(1);
     fingerprint_ = metadata_.count("weights_fingerprint") ? metadata_["weights_fingerprint"] : "unknown";
   }
   torch::Tensor embed(const torch::Tensor& images) override {
     torch::InferenceMode inference;
-    return graph_.forward({in_layout(to_model_input(images.to(device_)), true)}).toTensor().to(torch::kCPU);
+    return embedding_rows(graph_.forward({network_input(images, device_, precision_)}).toTensor(), precision_);
   }
   int64_t embedding_dim() const override { return dim_; }
   int64_t input_size() const override { return size_; }
+  Precision precision() const override { return precision_; }
   std::string fingerprint() const override { return fingerprint_; }
   std::string description() const override { return "TorchScript " + path_; }
   std::string metadata(const std::string& key) const override {
@@ -102,10 +122,19 @@ class ScriptEmbedder : public Embedder {
   }
 
  private:
+  // A bf16 copy of `module` (its weights rounded before freezing), or the module itself.
+  static torch::jit::Module in_precision(const torch::jit::Module& module, Precision precision) {
+    if (precision == Precision::fp32) return module;
+    auto copy = module.clone();
+    copy.to(torch::kBFloat16);
+    return copy;
+  }
+
   torch::jit::Module graph_;
   std::map<std::string, std::string> metadata_;
   torch::Device device_;
   std::string path_, fingerprint_;
+  Precision precision_;
   int64_t dim_ = 0, size_ = 96;
 };
 
@@ -153,17 +182,18 @@ std::optional<LoadedModel> nn4_from_script(const torch::jit::Module& module,
 std::unique_ptr<Embedder> module_embedder(std::shared_ptr<torch::nn::Module> module,
                                           std::function<torch::Tensor(const torch::Tensor&)> forward,
                                           std::map<std::string, std::string> metadata, const torch::Device& device,
-                                          std::string description) {
+                                          std::string description, Precision precision) {
   return std::make_unique<ModuleEmbedder>(std::move(module), std::move(forward), std::move(metadata), device,
-                                          std::move(description));
+                                          std::move(description), precision);
 }
 
-std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device) {
+std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device,
+                                        Precision precision) {
   if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());
   if (is_model_file(path)) {
     LoadedModel loaded = load_model_file(path, device);
     std::string arch = loaded.model->options().arch();
-    return nn4_embedder(std::move(loaded), device, arch + " " + path.string());
+    return nn4_embedder(std::move(loaded), device, precision, arch + " " + path.string());
   }
   torch::jit::Module module;
   try {
@@ -175,15 +205,16 @@ std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const
   auto metadata = script_metadata(module);
   if (auto nn4 = nn4_from_script(module, metadata)) {
     std::string arch = nn4->model->options().arch();
-    return nn4_embedder(std::move(*nn4), device, arch + " export " + path.string(), std::move(metadata));
+    return nn4_embedder(std::move(*nn4), device, precision, arch + " export " + path.string(), std::move(metadata));
   }
-  return std::make_unique<ScriptEmbedder>(module, std::move(metadata), device, path.string());
+  return std::make_unique<ScriptEmbedder>(module, std::move(metadata), device, path.string(), precision);
 }
 
-std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device) {
+std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device,
+                                          Precision precision) {
   Nn4 model(Nn4Options(arch).seed(seed));
   LoadedModel loaded{model, weights_fingerprint(*model)};
-  return nn4_embedder(std::move(loaded), device, fmt::format("untrained {} (seed {})", arch, seed));
+  return nn4_embedder(std::move(loaded), device, precision, fmt::format("untrained {} (seed {})", arch, seed));
 }
 
 }  // namespace face

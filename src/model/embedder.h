@@ -6,6 +6,10 @@
 //   input   uint8 (m, 3, S, S) RGB, as stored in packs and produced by alignment; S is
 //           input_size(): 96 for nn4, 150 for dlib's ResNet (model/dlib_resnet.h)
 //   output  float (m, D) on the CPU, rows L2-normalised
+//
+// Precision (model/precision.h): an embedder opened in bf16 holds its weights in bf16 (batch
+// norm folded in fp32 first, so the weights are rounded once, not every call), runs the network
+// in bf16 and normalises the rows in fp32.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -15,6 +19,8 @@
 #include <map>
 #include <memory>
 #include <string>
+
+#include "model/precision.h"
 
 namespace face {
 
@@ -30,6 +36,7 @@ class Embedder {
   // What the model file records about itself (deploy/export.h: "threshold", "align_recipe",
   // "arch", ...), as text; empty when it records no such key.
   virtual std::string metadata(const std::string& key) const { return ""; }
+  virtual Precision precision() const { return Precision::fp32; }
 
   // Embeds any number of images in batches of `batch_size`.
   torch::Tensor embed_all(const torch::Tensor& images_uint8, int64_t batch_size = 64);
@@ -41,14 +48,16 @@ class Embedder {
 std::unique_ptr<Embedder> module_embedder(std::shared_ptr<torch::nn::Module> module,
                                           std::function<torch::Tensor(const torch::Tensor&)> forward,
                                           std::map<std::string, std::string> metadata, const torch::Device& device,
-                                          std::string description);
+                                          std::string description, Precision precision = Precision::fp32);
 
 // Opens a facenet-cpp model file or checkpoint, or a TorchScript module, on `device`. nn4 runs
 // with batch norm folded into its convolutions (model/nn4.h), an exported nn4 included; other
 // TorchScript modules run as frozen graphs (model/inference_graph.h).
-std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device);
+std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device,
+                                        Precision precision = Precision::fp32);
 
 // A randomly initialised network (seeded); tools using it must warn loudly.
-std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device);
+std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device,
+                                          Precision precision = Precision::fp32);
 
 }  // namespace face

@@ -26,35 +26,38 @@ inline float inverse_power(float s, float beta) {
   }
 }
 
-// The kernels see channels-last data: `pixels` rows of `channels` contiguous floats, so each
+// The kernels see channels-last data: `pixels` rows of `channels` contiguous values, so each
 // pixel's window slides along one contiguous row. A zero-padded copy of the row lets the window
-// run past both ends without branches.
+// run past both ends without branches. `T` is the activations' type (float, or c10::BFloat16
+// under bf16 autocast); the arithmetic and the saved denominators `s` are float either way, so
+// bf16 costs only the rounding of the values stored.
 
-template <bool kThreeQuarters>
-void lrn_forward(const float* x, float* y, float* s, int64_t pixels, int64_t channels, const LrnOptions& o) {
+template <typename T, bool kThreeQuarters>
+void lrn_forward(const T* x, T* y, float* s, int64_t pixels, int64_t channels, const LrnOptions& o) {
   const int64_t size = o.size(), before = size / 2;
   const float scale = static_cast<float>(o.alpha() / size), k = static_cast<float>(o.k());
   const float beta = static_cast<float>(o.beta());
   at::parallel_for(0, pixels, 16, [&](int64_t begin, int64_t end) {
-    std::vector<float> squares(channels + size - 1, 0.0f);  // x_j^2 at [before + j]
+    std::vector<float> squares(channels + size - 1, 0.0f), xf(channels);  // x_j^2 at [before + j]
     for (int64_t p = begin; p < end; ++p) {
-      const float* xp = x + p * channels;
+      const T* xp = x + p * channels;
       float* sp = s + p * channels;
-      float* yp = y + p * channels;
-      for (int64_t c = 0; c < channels; ++c) squares[before + c] = xp[c] * xp[c];
+      T* yp = y + p * channels;
+      for (int64_t c = 0; c < channels; ++c) xf[c] = static_cast<float>(xp[c]);
+      for (int64_t c = 0; c < channels; ++c) squares[before + c] = xf[c] * xf[c];
       for (int64_t c = 0; c < channels; ++c) sp[c] = 0.0f;
       for (int64_t d = 0; d < size; ++d)  // output c sums squares[c .. c + size - 1]
         for (int64_t c = 0; c < channels; ++c) sp[c] += squares[c + d];
       for (int64_t c = 0; c < channels; ++c) {
         sp[c] = k + scale * sp[c];
-        yp[c] = xp[c] * inverse_power<kThreeQuarters>(sp[c], beta);
+        yp[c] = static_cast<T>(xf[c] * inverse_power<kThreeQuarters>(sp[c], beta));
       }
     }
   });
 }
 
-template <bool kThreeQuarters>
-void lrn_backward(const float* x, const float* s, const float* g, float* dx, int64_t pixels, int64_t channels,
+template <typename T, bool kThreeQuarters>
+void lrn_backward(const T* x, const float* s, const T* g, T* dx, int64_t pixels, int64_t channels,
                   const LrnOptions& o) {
   const int64_t size = o.size(), after = (size - 1) / 2;
   const float beta = static_cast<float>(o.beta());
@@ -62,24 +65,39 @@ void lrn_backward(const float* x, const float* s, const float* g, float* dx, int
   at::parallel_for(0, pixels, 16, [&](int64_t begin, int64_t end) {
     // t_j = g_j x_j s_j^(-beta-1) at [after + j]: input i feeds the outputs j in
     // [i - after, i + before], the mirror of the forward window.
-    std::vector<float> t(channels + size - 1, 0.0f), window(channels);
+    std::vector<float> t(channels + size - 1, 0.0f), window(channels), xf(channels), gf(channels);
     for (int64_t p = begin; p < end; ++p) {
-      const float* xp = x + p * channels;
+      const T* xp = x + p * channels;
       const float* sp = s + p * channels;
-      const float* gp = g + p * channels;
-      float* dxp = dx + p * channels;
+      const T* gp = g + p * channels;
+      T* dxp = dx + p * channels;
+      for (int64_t c = 0; c < channels; ++c) xf[c] = static_cast<float>(xp[c]), gf[c] = static_cast<float>(gp[c]);
       for (int64_t c = 0; c < channels; ++c)
-        t[after + c] = gp[c] * xp[c] * inverse_power<kThreeQuarters>(sp[c], beta) / sp[c];
+        t[after + c] = gf[c] * xf[c] * inverse_power<kThreeQuarters>(sp[c], beta) / sp[c];
       for (int64_t c = 0; c < channels; ++c) window[c] = 0.0f;
       for (int64_t d = 0; d < size; ++d)
         for (int64_t c = 0; c < channels; ++c) window[c] += t[c + d];
       for (int64_t c = 0; c < channels; ++c)
-        dxp[c] = gp[c] * inverse_power<kThreeQuarters>(sp[c], beta) - coefficient * xp[c] * window[c];
+        dxp[c] = static_cast<T>(gf[c] * inverse_power<kThreeQuarters>(sp[c], beta) - coefficient * xf[c] * window[c]);
     }
   });
 }
 
-bool is_three_quarters(double beta) { return beta == 0.75; }
+// The kernels for the tensors' type T and nn4's beta.
+template <typename T>
+void forward_as(const torch::Tensor& x, torch::Tensor& y, torch::Tensor& s, const LrnOptions& o) {
+  const int64_t channels = x.size(1), pixels = x.numel() / std::max<int64_t>(channels, 1);
+  auto kernel = o.beta() == 0.75 ? lrn_forward<T, true> : lrn_forward<T, false>;
+  kernel(x.data_ptr<T>(), y.data_ptr<T>(), s.data_ptr<float>(), pixels, channels, o);
+}
+
+template <typename T>
+void backward_as(const torch::Tensor& x, const torch::Tensor& s, const torch::Tensor& g, torch::Tensor& dx,
+                 const LrnOptions& o) {
+  const int64_t channels = x.size(1), pixels = x.numel() / std::max<int64_t>(channels, 1);
+  auto kernel = o.beta() == 0.75 ? lrn_backward<T, true> : lrn_backward<T, false>;
+  kernel(x.data_ptr<T>(), s.data_ptr<float>(), g.data_ptr<T>(), dx.data_ptr<T>(), pixels, channels, o);
+}
 
 LrnOptions options_from(AutogradContext* ctx) {
   return LrnOptions()
@@ -99,12 +117,11 @@ struct FusedLrn : torch::autograd::Function<FusedLrn> {
                                double beta, double k) {
     const auto options = LrnOptions().size(size).alpha(alpha).beta(beta).k(k);
     auto x = input.contiguous(at::MemoryFormat::ChannelsLast);
-    auto y = torch::empty_like(x), s = torch::empty_like(x);
-    const int64_t channels = x.size(1), pixels = x.numel() / std::max<int64_t>(channels, 1);
-    if (is_three_quarters(beta))
-      lrn_forward<true>(x.data_ptr<float>(), y.data_ptr<float>(), s.data_ptr<float>(), pixels, channels, options);
+    auto y = torch::empty_like(x), s = torch::empty_like(x, x.options().dtype(torch::kFloat32));
+    if (x.scalar_type() == torch::kBFloat16)
+      forward_as<c10::BFloat16>(x, y, s, options);
     else
-      lrn_forward<false>(x.data_ptr<float>(), y.data_ptr<float>(), s.data_ptr<float>(), pixels, channels, options);
+      forward_as<float>(x, y, s, options);
     ctx->save_for_backward({x, s});
     ctx->saved_data["size"] = size;
     ctx->saved_data["alpha"] = alpha;
@@ -118,15 +135,12 @@ struct FusedLrn : torch::autograd::Function<FusedLrn> {
     const auto& x = saved[0];
     const auto& s = saved[1];
     const auto options = options_from(ctx);
-    auto g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+    auto g = grads[0].to(x.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
     auto dx = torch::empty_like(x);
-    const int64_t channels = x.size(1), pixels = x.numel() / std::max<int64_t>(channels, 1);
-    if (is_three_quarters(options.beta()))
-      lrn_backward<true>(x.data_ptr<float>(), s.data_ptr<float>(), g.data_ptr<float>(), dx.data_ptr<float>(), pixels,
-                         channels, options);
+    if (x.scalar_type() == torch::kBFloat16)
+      backward_as<c10::BFloat16>(x, s, g, dx, options);
     else
-      lrn_backward<false>(x.data_ptr<float>(), s.data_ptr<float>(), g.data_ptr<float>(), dx.data_ptr<float>(), pixels,
-                          channels, options);
+      backward_as<float>(x, s, g, dx, options);
     return {in_format_of(dx, grads[0]), {}, {}, {}, {}};
   }
 };
@@ -140,7 +154,9 @@ torch::Tensor local_response_norm_composite(const torch::Tensor& x, const LrnOpt
   const int64_t size = o.size();
   auto div = x.mul(x).unsqueeze(1);
   div = torch::constant_pad_nd(div, {0, 0, 0, 0, size / 2, (size - 1) / 2}, 0);
-  div = torch::avg_pool3d(div, {size, 1, 1}, /*stride=*/1, /*padding=*/0, /*ceil_mode=*/false,
+  // Stride and padding spelled out per axis: the ONNX exporter copies them as given, and
+  // AveragePool needs one stride per axis (tools/export_onnx.py).
+  div = torch::avg_pool3d(div, {size, 1, 1}, /*stride=*/{1, 1, 1}, /*padding=*/{0, 0, 0}, /*ceil_mode=*/false,
                           /*count_include_pad=*/true)
             .squeeze(1);
   return x / div.mul(o.alpha()).add(o.k()).pow(o.beta());
@@ -148,7 +164,8 @@ torch::Tensor local_response_norm_composite(const torch::Tensor& x, const LrnOpt
 
 torch::Tensor local_response_norm(const torch::Tensor& x, const LrnOptions& o) {
   TORCH_CHECK(x.dim() == 4, "local_response_norm expects (m, C, H, W) input, got ", x.sizes());
-  const bool fused = x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && !torch::jit::tracer::isTracing();
+  const bool fused = x.device().is_cpu() && (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) &&
+                     !torch::jit::tracer::isTracing();
   if (!fused) return local_response_norm_composite(x, o);
   return FusedLrn::apply(x, o.size(), o.alpha(), o.beta(), o.k());
 }

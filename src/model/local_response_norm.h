@@ -12,6 +12,8 @@
 //   dx_i = g_i s_i^-beta - 2 alpha beta / size * x_i * sum over windows j containing i of
 //          g_j x_j s_j^(-beta-1)
 //
+// The fused path takes float32 and bfloat16 (bf16 autocast, model/precision.h: it computes in
+// float and rounds only what it stores, so bf16 does not fall back to the slow composite ops).
 // Elsewhere (CUDA, other dtypes) and while tracing for TorchScript export it falls back to the
 // composite form, built from standard operators so that the traced graph stays portable and takes
 // every shape from the tensor (any batch size).
@@ -31,7 +33,7 @@ struct LrnOptions {
   TORCH_ARG(double, k) = 1.0;
 };
 
-// x: (m, C, H, W). The fused path is taken for CPU float32 input when not tracing.
+// x: (m, C, H, W). The fused path is taken for CPU float32 or bfloat16 input when not tracing.
 torch::Tensor local_response_norm(const torch::Tensor& x, const LrnOptions& options = {});
 
 // The composite form, always (reference for tests and the export path).

@@ -155,10 +155,13 @@ std::vector<Field> schema(TrainConfig& c) {
       number<int64_t>("length.steps", c.length.steps, 0, kMax, false, "optimiser steps (0: use epochs)"),
       number("length.epochs", c.length.epochs, 0.0, kInf, false, "passes over the training identities"),
       text("runtime.device", c.runtime.device, {}, false, "cpu, cuda or cuda:N"),
-      text("runtime.precision", c.runtime.precision, {"fp32", "bf16"}, false, "bf16 = autocast on CUDA"),
+      text("runtime.precision", c.runtime.precision, {"auto", "fp32", "bf16"}, false,
+           "bf16 = autocast (fp32 master weights); auto = bf16 where the CPU or GPU computes it natively"),
       flag("runtime.channels_last", c.runtime.channels_last, false, "channels-last memory format"),
       flag("runtime.cudnn_benchmark", c.runtime.cudnn_benchmark, false, "cuDNN autotuning"),
       number<int64_t>("runtime.threads", c.runtime.threads, 0, int64_t{kMaxThreads}, false, "CPU intra-op threads (0 = all cores)"),
+      flag("runtime.flush_denormals", c.runtime.flush_denormals, false,
+           "flush-to-zero and denormals-are-zero in every CPU thread"),
       number<int64_t>("checkpoint.every_steps", c.checkpoint.every_steps, 0, kMax, false, "checkpoint every N steps"),
       number("checkpoint.every_minutes", c.checkpoint.every_minutes, 0.0, kInf, false, "checkpoint every N minutes"),
       number<int64_t>("checkpoint.keep_last", c.checkpoint.keep_last, 1, 100000, false, "periodic checkpoints kept"),
@@ -223,7 +226,6 @@ void check_rules(const TrainConfig& c) {
   const auto& d = c.runtime.device;
   if (d != "cpu" && d != "cuda" && d.rfind("cuda:", 0) != 0)
     fail("config: 'runtime.device' must be cpu, cuda or cuda:N, got '{}'", d);
-  if (c.runtime.precision == "bf16" && d == "cpu") fail("config: 'runtime.precision' bf16 needs a CUDA device");
   const bool softmax = c.loss.margin_softmax();
   if ((softmax ? c.loss.softmax.weight : c.loss.triplet_weight) == 0 && c.loss.distill.weight == 0)
     fail("config: 'loss.{}' and 'loss.distill.weight' are both 0: nothing to learn from",

@@ -1,7 +1,6 @@
 #include "train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -23,6 +22,7 @@
 #include "eval/pair_scoring.h"
 #include "eval/verification_metrics.h"
 #include "model/memory_format.h"
+#include "model/precision.h"
 #include "train/distillation_loss.h"
 #include "train/distributed.h"
 #include "train/hooks.h"
@@ -32,6 +32,7 @@
 #include "train/triplet_loss.h"
 #include "util/atomic_file.h"
 #include "util/device.h"
+#include "util/denormals.h"
 #include "util/error.h"
 #include "util/run_info.h"
 #include "util/threads.h"
@@ -42,21 +43,6 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_stop{false};
-
-// bf16 autocast on CUDA for the scope's lifetime (a no-op when off).
-struct AutocastScope {
-  bool on;
-  explicit AutocastScope(bool enabled) : on(enabled) {
-    if (!on) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  }
-  ~AutocastScope() {
-    if (!on) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-};
 
 // uint8 pack images -> the network's float input, resized when the pack is not 96x96.
 torch::Tensor model_input(const torch::Tensor& images) {
@@ -127,10 +113,15 @@ void Trainer::start_runtime() {
       threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::atoi(local_world));
   }
   configure_threads(static_cast<int>(threads));
+  precision_ = resolve_precision(config_.runtime.precision, device_);
+  set_flush_denormals(config_.runtime.flush_denormals);
   if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(config_.runtime.cudnn_benchmark);
   if (launch)
     dist_ = std::make_unique<Distributed>(
         *launch, device_, DistributedOptions{config_.distributed.timeout_seconds, config_.distributed.bucket_mb});
+  if (is_main())
+    fmt::print("precision: {} (runtime.precision {}; {})\n", precision_name(precision_), config_.runtime.precision,
+               bf16_support(device_));
   torch::manual_seed(rank_seed(config_.run.seed, dist_ ? dist_->rank() : 0));
   check_miner_options(miner_ = {config_.mining.strategy, config_.mining.fallback, config_.loss.margin});
 }
@@ -175,7 +166,8 @@ void Trainer::write_run_record(const IdentitySplit& split, const TrainerOptions&
       {"config_fingerprint", state_.config_fingerprint}, {"pack_fingerprint", pack_.source_fingerprint},
       {"command_line", options.command_line},            {"resumed_from_step", start_step_},
       {"train_identities", split.train_identities},      {"validation_identities", split.validation_identities},
-      {"validation_pairs", validation_pairs_.size()},    {"world_size", world_size()}};
+      {"validation_pairs", validation_pairs_.size()},    {"world_size", world_size()},
+      {"precision", precision_name(precision_)},         {"bf16_support", bf16_support(device_)}};
   write_file_atomic(run_dir_ / "run.json", run.dump(2) + "\n");
 }
 
@@ -319,7 +311,7 @@ void Trainer::step() {
   model_->train();
   torch::Tensor embeddings;
   {
-    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    AutocastScope autocast(precision_, device_);
     embeddings = model_->forward(x);
   }
   embeddings = embeddings.to(torch::kFloat32);
@@ -451,7 +443,7 @@ torch::Tensor Trainer::embed(const torch::Tensor& images, const torch::Tensor& i
     auto chunk = indices.slice(0, i, i + config_.evaluation.batch);
     auto x = model_input(images.index_select(0, chunk).to(device_));
     x = in_layout(x, config_.runtime.channels_last);
-    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    AutocastScope autocast(precision_, device_);
     out.push_back(model_->forward(x).to(torch::kFloat32).cpu());
   }
   model_->train();
@@ -479,7 +471,7 @@ void Trainer::precise_batch_norm() {
   for (int64_t i = 0; i < batches && i * b < n; ++i) {
     std::vector<int64_t> chunk(train_images_.begin() + i * b, train_images_.begin() + std::min(n, (i + 1) * b));
     auto x = model_input(pack_.images.index_select(0, torch::tensor(chunk, torch::kLong)).to(device_));
-    AutocastScope autocast(config_.runtime.precision == "bf16" && device_.is_cuda());
+    AutocastScope autocast(precision_, device_);
     model_->forward(x);
   }
   for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);

@@ -30,6 +30,7 @@
 #include "data/validation_pairs.h"
 #include "eval/packed_pairs.h"
 #include "model/nn4.h"
+#include "model/precision.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/miner.h"
@@ -136,6 +137,7 @@ class Trainer {
 
   TrainConfig config_;
   torch::Device device_;
+  Precision precision_ = Precision::fp32;  // runtime.precision resolved for device_
   Pack pack_;
   torch::Tensor images_, labels_;          // on the device when data.on_device
   // Distillation: centred teacher targets of the pack's images, and the unlabelled faces with theirs.

@@ -162,7 +162,7 @@ AlignOptions dlib_resnet_align_options() {
   return chip;
 }
 
-std::unique_ptr<Embedder> dlib_resnet_embedder(const fs::path& dat, const torch::Device& device) {
+std::unique_ptr<Embedder> dlib_resnet_embedder(const fs::path& dat, const torch::Device& device, Precision precision) {
   DlibResNet model = import_dlib_resnet(dat);
   std::map<std::string, std::string> metadata = {{"arch", kDlibResNetName},
                                                  {"align_recipe", dlib_resnet_align_options().recipe()},
@@ -170,7 +170,7 @@ std::unique_ptr<Embedder> dlib_resnet_embedder(const fs::path& dat, const torch:
                                                  {"embedding_dim", "128"},
                                                  {"weights_fingerprint", weights_fingerprint(*model)}};
   return module_embedder(model.ptr(), [model](const torch::Tensor& x) mutable { return model->forward(x); },
-                         std::move(metadata), device, "dlib-resnet " + dat.string());
+                         std::move(metadata), device, "dlib-resnet " + dat.string(), precision);
 }
 
 torch::Tensor dlib_reference_embed(const fs::path& dat, const std::vector<cv::Mat>& chips, int batch) {

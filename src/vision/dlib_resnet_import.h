@@ -38,7 +38,8 @@ DlibResNet import_dlib_resnet(const std::filesystem::path& dat);
 AlignOptions dlib_resnet_align_options();
 
 // The teacher as an Embedder (uint8 150x150 dlib chips in; metadata align_recipe, input_size).
-std::unique_ptr<Embedder> dlib_resnet_embedder(const std::filesystem::path& dat, const torch::Device& device);
+std::unique_ptr<Embedder> dlib_resnet_embedder(const std::filesystem::path& dat, const torch::Device& device,
+                                               Precision precision = Precision::fp32);
 
 // dlib's own forward pass (its CPU code, BLAS as linked) over RGB CV_8UC3 150x150 chips, in
 // batches of `batch`: float (m, 128), not normalised (dlib's loss_metric output).

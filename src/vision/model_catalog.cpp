@@ -23,17 +23,17 @@ std::unique_ptr<Embedder> open_model(const ModelChoice& choice, const torch::Dev
     if (!fs::is_regular_file(released, ec))
       fail("no --model given and the released model '{}' is missing (pass --model FILE, 'dlib-resnet', or 'random')",
            released.string());
-    return load_embedder(released, device);
+    return load_embedder(released, device, choice.precision);
   }
-  if (choice.model == kDlibResNetName) return dlib_resnet_embedder(find_dlib_resnet_file(), device);
+  if (choice.model == kDlibResNetName) return dlib_resnet_embedder(find_dlib_resnet_file(), device, choice.precision);
   if (choice.model == "random") {
     fmt::print(stderr,
                "WARNING: --model random: RANDOMLY INITIALISED {} weights (seed {}).\n"
                "WARNING: embeddings and figures from them are meaningless for recognition.\n",
                choice.arch, choice.seed);
-    return random_embedder(choice.arch, choice.seed, device);
+    return random_embedder(choice.arch, choice.seed, device, choice.precision);
   }
-  return load_embedder(choice.model, device);
+  return load_embedder(choice.model, device, choice.precision);
 }
 
 }  // namespace face

@@ -24,9 +24,11 @@ struct ModelChoice {
   std::string model;              // as the user gave it: "", a name, or a path
   std::string arch = "nn4.small2";  // for "random"
   uint64_t seed = 0;              // for "random"
+  Precision precision = Precision::fp32;  // model/precision.h (resolve "auto" with resolve_precision)
 };
 
-// face::Error naming the file or the name when it cannot be opened.
+// face::Error naming the file or the name when it cannot be opened. The embedder runs in
+// choice.precision.
 std::unique_ptr<Embedder> open_model(const ModelChoice& choice, const torch::Device& device);
 
 }  // namespace face

@@ -90,7 +90,9 @@ TEST(TeacherTargets, ComputedOnceResumedAndRefusedForAnotherPack) {
   EXPECT_FALSE(again.computed);
   EXPECT_EQ(again.reason, "up to date");
   auto targets = face::targets_for_pack(path, pack);
-  EXPECT_TRUE(torch::allclose(targets, teacher.embed(pack.images)));
+  // Batches of 5 against one batch of 12: the same values up to float rounding (BLAS blocking).
+  EXPECT_TRUE(torch::allclose(targets, teacher.embed(pack.images), 1e-5, 1e-6))
+      << (targets - teacher.embed(pack.images)).abs().max().item<float>();
 
   // An interrupted file (rows 0..4 done) is continued, not restarted.
   auto partial = face::load_teacher_targets(path);

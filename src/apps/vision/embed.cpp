@@ -2,7 +2,7 @@
 //
 //   embed IMAGE_OR_DIR... [--list FILE] --out emb.npy [--names names.txt]
 //         [--model CKPT|TORCHSCRIPT|dlib-resnet|random] [--arch nn4.small2 --seed 0] [--batch 64]
-//         [--device cpu|cuda] [--threads N]
+//         [--device cpu|cuda] [--threads N] [--precision auto|fp32|bf16]
 //
 // Without --model, the released model (vision/model_catalog.h). Images are expected aligned
 // with the model's recipe (see `align`); any that are not its input size are resized. A file that
@@ -93,12 +93,16 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "images per forward pass")->capture_default_str()->check(face::cli::batch());
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
+  std::string precision = "auto";
+  face::cli::add_precision(app, precision);
   FACE_PARSE_OPTIONS(app, argc, argv);
 
   try {
     face::configure_threads(threads);
     torch::Device device = face::parse_device(device_name);
-    std::unique_ptr<face::Embedder> embedder = face::open_model({model, arch, seed}, device);
+    std::unique_ptr<face::Embedder> embedder =
+        face::open_model({model, arch, seed, face::resolve_precision(precision, device)}, device);
+    fmt::print(stderr, "precision: {} ({})\n", face::precision_name(embedder->precision()), face::bf16_support(device));
     const int size = static_cast<int>(embedder->input_size());
 
     int failures = 0;
