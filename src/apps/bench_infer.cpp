@@ -72,9 +72,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name)->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
-  app.add_option("--precision", precision_name, "auto | fp32 | bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  face::cli::add_precision(app, precision_name);
   app.add_flag("--bf16", bf16, "the same as --precision bf16");
   app.add_option("--graph", graph, "eager | folded | frozen | onednn")
       ->capture_default_str()

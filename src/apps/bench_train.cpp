@@ -64,9 +64,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device)->capture_default_str();
   app.add_option("--mining", mining)->capture_default_str();
   app.add_flag("--channels-last,!--nchw", channels_last, "activation layout (default channels-last)");
-  app.add_option("--precision", precision, "auto | fp32 | bf16 (runtime.precision)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  face::cli::add_precision(app, precision);  // runtime.precision
   app.add_flag("--bf16", bf16, "the same as --precision bf16");
   app.add_flag("--flush-denormals", flush_denormals, "runtime.flush_denormals: FTZ/DAZ in every thread");
   FACE_PARSE_OPTIONS(app, argc, argv);
