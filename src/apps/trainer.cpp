@@ -54,9 +54,7 @@ int main(int argc, char** argv) {
       face::fail("data.pack '{}' is a folder: build a pack from it first (`pack {} FILE.pack`) and point "
                  "data.pack at that file", config.data.pack, config.data.pack);
     std::string command_line;
-    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
-    for (size_t at = 0; (at = command_line.find_first_of("\\\"", at)) != std::string::npos; at += 2)
-      command_line.insert(at, "\\");  // JSON string escaping for run.json
+    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);  // as typed: run.json's writer escapes it
     if (!std::getenv("RANK") || std::string(std::getenv("RANK")) == "0")
       fmt::print("loading pack '{}'\n", config.data.pack);
     face::Pack pack = face::load_pack(config.data.pack);

@@ -40,6 +40,30 @@ torch::Tensor embedding_rows(const torch::Tensor& out, Precision precision) {
   return F::normalize(out.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1)).to(torch::kCPU);
 }
 
+// A model's output as it leaves the embedder: one finite, unit-length row of `dim` numbers per
+// image (`dim` 0: not yet known, while the first call finds it out). A TorchScript that returns
+// NaN, its input, or unnormalised rows would otherwise give "distance nan: DIFFERENT", distances
+// outside 0-4, and NaN rows in galleries; face::Error naming the model instead.
+torch::Tensor checked_embeddings(const torch::Tensor& rows, int64_t images, int64_t dim, const std::string& model) {
+  if (rows.dim() != 2 || rows.size(0) != images)
+    fail("model {} returned a tensor of shape {}, not one embedding row per image ({} images): is it an embedding "
+         "model?", model, c10::str(rows.sizes()), images);
+  if (dim > 0 && rows.size(1) != dim)
+    fail("model {} returned {}-d embeddings where it declares {}-d", model, rows.size(1), dim);
+  if (!rows.is_floating_point()) fail("model {} returned {} values, not floating-point embeddings", model,
+         c10::toString(rows.scalar_type()));
+  torch::Tensor values = rows.to(torch::kFloat32);
+  if (!torch::isfinite(values).all().item<bool>()) fail("model {} returned NaN or infinite embeddings", model);
+  if (rows.size(0) > 0) {
+    // bf16 networks have their rows normalised again in fp32: every row is unit length to ~1e-6.
+    const double worst = (values.norm(2, 1) - 1).abs().max().item<double>();
+    if (worst > 1e-3)
+      fail("model {} returned embeddings that are not unit length (a norm off by {:.3g}): distances between them "
+           "would not be squared L2 of unit vectors", model, worst);
+  }
+  return rows;
+}
+
 // Any C++ module: nn4 (batch norm folded, and the fused LRN kernel that a traced graph cannot
 // hold: model/local_response_norm.h) or dlib's ResNet.
 class ModuleEmbedder : public Embedder {
@@ -60,7 +84,8 @@ class ModuleEmbedder : public Embedder {
   }
   torch::Tensor embed(const torch::Tensor& images) override {
     torch::InferenceMode inference;
-    return embedding_rows(forward_(network_input(images, device_, precision_)), precision_);
+    return checked_embeddings(embedding_rows(forward_(network_input(images, device_, precision_)), precision_),
+                              images.size(0), dim_, description_);
   }
   int64_t embedding_dim() const override { return dim_; }
   int64_t input_size() const override { return size_; }
@@ -109,7 +134,9 @@ class ScriptEmbedder : public Embedder {
   }
   torch::Tensor embed(const torch::Tensor& images) override {
     torch::InferenceMode inference;
-    return embedding_rows(graph_.forward({network_input(images, device_, precision_)}).toTensor(), precision_);
+    return checked_embeddings(
+        embedding_rows(graph_.forward({network_input(images, device_, precision_)}).toTensor(), precision_),
+        images.size(0), dim_, description());
   }
   int64_t embedding_dim() const override { return dim_; }
   int64_t input_size() const override { return size_; }

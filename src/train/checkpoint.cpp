@@ -60,7 +60,7 @@ void set_generator_state(at::Generator generator, const torch::Tensor& state) {
 std::string checkpoint_name(int64_t step) { return fmt::format("ckpt-{:08d}.pt", step); }
 
 void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optimizer& optimiser,
-                     const CheckpointState& s, const torch::Device& device, const torch::Tensor& class_centres) {
+                     const CheckpointState& s, const torch::Device& device, const SaveEntries& extra) {
   torch::serialize::OutputArchive archive;
   write_model_entries(archive, model);
   torch::serialize::OutputArchive optimiser_archive;
@@ -74,7 +74,7 @@ void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optim
   archive.write("nonfinite_total", c10::IValue(s.nonfinite_total));
   archive.write("empty_batches", c10::IValue(s.empty_batches));
   archive.write("run_info", c10::IValue(run_info_json()));
-  if (class_centres.defined()) archive.write("class_centres", class_centres.detach());
+  if (extra) extra(archive);
   if (s.world_size != 1) {
     archive.write("world_size", c10::IValue(s.world_size));
     archive.write("rank_samplers", c10::IValue(c10::List<std::string>(s.rank_samplers)));
@@ -90,7 +90,7 @@ void save_checkpoint(const fs::path& path, Nn4& model, const torch::optim::Optim
 
 CheckpointState load_checkpoint(const fs::path& path, Nn4& model, torch::optim::Optimizer& optimiser,
                                 const torch::Device& device, const std::string& expected_fingerprint,
-                                const torch::Tensor& class_centres) {
+                                const LoadEntries& extra) {
   torch::serialize::InputArchive archive;
   load_archive(archive, path, device);
   CheckpointState s = read_state(archive, path);
@@ -111,16 +111,7 @@ CheckpointState load_checkpoint(const fs::path& path, Nn4& model, torch::optim::
     auto from_b = saved.model->buffers(), to_b = model->buffers();
     for (size_t i = 0; i < to_b.size(); ++i) to_b[i].copy_(from_b[i]);
   }
-  if (class_centres.defined()) {
-    torch::Tensor saved_centres;
-    if (!archive.try_read("class_centres", saved_centres))
-      fail("checkpoint '{}' holds no class centres (a triplet run?), the config trains a margin softmax", path.string());
-    if (saved_centres.sizes() != class_centres.sizes())
-      fail("checkpoint '{}' holds {} x {} class centres, this run has {} x {} (another pack or validation split?)",
-           path.string(), saved_centres.size(0), saved_centres.size(1), class_centres.size(0), class_centres.size(1));
-    torch::NoGradGuard no_grad;
-    class_centres.copy_(saved_centres);
-  }
+  if (extra) extra(archive);
   torch::serialize::InputArchive optimiser_archive;
   if (!archive.try_read("optimiser", optimiser_archive)) fail("checkpoint '{}': no optimiser state", path.string());
   try {

@@ -10,8 +10,9 @@
 //   "config_fingerprint"   TrainConfig::fingerprint(): a resume must use the same recipe
 //   "best_score", "nonfinite_total", "empty_batches"   bookkeeping that telemetry continues
 //   "run_info"             run_info_json() at writing time
-//   "class_centres"        the (classes, D) centres of a cosface/arcface run: trained state, but
-//                          not the model's (exports and model readers ignore it)
+//   loss heads' entries    each head's own state (train/loss_head.h), e.g. "class_centres", the
+//                          (classes, D) centres of a cosface/arcface run: trained state, but not
+//                          the model's (exports and model readers ignore them)
 //   "world_size", "rank_samplers", "rank_rng_cpu", "rank_rng_cuda"   distributed runs only
 //                          (train/distributed.h): every rank's sampler and generators, index =
 //                          rank; rank 0's are also the single-process entries above
@@ -22,6 +23,7 @@
 #include <torch/optim.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,18 +44,22 @@ struct CheckpointState {
   std::vector<torch::Tensor> rank_rng_cpu, rank_rng_cuda;
 };
 
-// Writes model, optimiser, state, the generators of `device` and the class centres (when
-// defined) atomically to `path`.
-void save_checkpoint(const std::filesystem::path& path, Nn4& model, const torch::optim::Optimizer& optimiser,
-                     const CheckpointState& state, const torch::Device& device,
-                     const torch::Tensor& class_centres = {});
+// Entries beside the trainer's own (the loss heads' state): written into, and read back from, the archive.
+using SaveEntries = std::function<void(torch::serialize::OutputArchive&)>;
+using LoadEntries = std::function<void(torch::serialize::InputArchive&)>;
 
-// Restores model weights, optimiser state, the generators (onto `device`) and, when defined,
-// `class_centres` in place; returns the state. Fails (face::Error naming the file) when it is
-// damaged, `expected_fingerprint` differs, or the centres are missing or of another shape.
+// Writes model, optimiser, state, the generators of `device` and `extra`'s entries (when given)
+// atomically to `path`.
+void save_checkpoint(const std::filesystem::path& path, Nn4& model, const torch::optim::Optimizer& optimiser,
+                     const CheckpointState& state, const torch::Device& device, const SaveEntries& extra = {});
+
+// Restores model weights, `extra`'s entries (when given; before the optimiser, whose state may
+// cover them), optimiser state and the generators (onto `device`); returns the state. Fails
+// (face::Error naming the file) when it is damaged, `expected_fingerprint` differs, or `extra`
+// fails.
 CheckpointState load_checkpoint(const std::filesystem::path& path, Nn4& model, torch::optim::Optimizer& optimiser,
                                 const torch::Device& device, const std::string& expected_fingerprint,
-                                const torch::Tensor& class_centres = {});
+                                const LoadEntries& extra = {});
 
 // Reads only the state entries, verifying that the whole archive loads (used to pick one to resume).
 CheckpointState read_checkpoint_state(const std::filesystem::path& path);

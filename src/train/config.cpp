@@ -80,6 +80,36 @@ Field text(const std::string& key, std::string& ref, std::vector<std::string> ch
           [&ref] { return YAML::Node(ref); }};
 }
 
+// A choice among the named values of an enum: read and written by name; a name not listed fails
+// naming the key and listing the choices.
+template <class E>
+using Names = std::vector<std::pair<std::string, E>>;
+
+template <class E>
+Field choice(const std::string& key, E& ref, Names<E> names, bool recipe, const std::string& help) {
+  return {key, help, recipe,
+          [&ref, key, names](const YAML::Node& node, const std::string& where) {
+            auto value = node.IsNull() ? std::string() : convert<std::string>(node, key, where, "a string");
+            std::vector<std::string> all;
+            for (const auto& [name, e] : names) {
+              if (name == value) {
+                ref = e;
+                return;
+              }
+              all.push_back(name);
+            }
+            fail("{}: '{}' must be one of {}, got '{}'", where, key, fmt::join(all, ", "), value);
+          },
+          [&ref, names] {
+            for (const auto& [name, e] : names)
+              if (e == ref) return YAML::Node(name);
+            return YAML::Node();
+          }};
+}
+
+const Names<IdentityLoss> kIdentityLosses = {
+    {"triplet", IdentityLoss::triplet}, {"cosface", IdentityLoss::cosface}, {"arcface", IdentityLoss::arcface}};
+
 constexpr double kInf = std::numeric_limits<double>::max();
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
@@ -95,9 +125,9 @@ std::vector<Field> schema(TrainConfig& c) {
       text("data.pack", c.data.pack, {}, false, "aligned training pack (build it with `pack`)"),
       number("data.validation_fraction", c.data.validation_fraction, 0.0, 0.9, true,
              "fraction of identities held out for validation"),
-      number<int64_t>("data.p", c.data.p, 2, 10000, true, "identities per batch (P)"),
-      number<int64_t>("data.k", c.data.k, 2, 1000, true, "images per identity (K)"),
-      number<int64_t>("data.min_images", c.data.min_images, 2, 1000, true, "identities with fewer images are not sampled"),
+      number<int64_t>("data.p", c.data.sampler.p, 2, 10000, true, "identities per batch (P)"),
+      number<int64_t>("data.k", c.data.sampler.k, 2, 1000, true, "images per identity (K)"),
+      number<int64_t>("data.min_images", c.data.sampler.min_images, 2, 1000, true, "identities with fewer images are not sampled"),
       flag("data.on_device", c.data.on_device, false, "keep the whole pack on the training device"),
       flag("data.augment", c.data.augment, true, "augment training batches"),
       flag("data.augmentation.flip", a.flip, true, "random horizontal flip"),
@@ -112,7 +142,7 @@ std::vector<Field> schema(TrainConfig& c) {
            "the teacher's embeddings of data.unlabelled_pack (default: its path + '.teacher')"),
       number<int64_t>("data.unlabelled_per_batch", c.data.unlabelled_per_batch, 0, 100000, true,
                       "unlabelled faces added to every P x K batch"),
-      since_defaults(text("loss.name", c.loss.name, {"triplet", "cosface", "arcface"}, true,
+      since_defaults(choice("loss.name", c.loss.name, kIdentityLosses, true,
                           "identity loss: triplet (FaceNet), cosface or arcface (margin softmax)")),
       number("loss.margin", c.loss.margin, 1e-6, 4.0, true, "triplet margin alpha"),
       number("loss.triplet_weight", c.loss.triplet_weight, 0.0, 1000.0, true, "weight of the triplet loss (0: off)"),
@@ -120,9 +150,13 @@ std::vector<Field> schema(TrainConfig& c) {
                             "cosface/arcface: logit scale s")),
       since_defaults(number("loss.softmax.weight", c.loss.softmax.weight, 0.0, 1000.0, true,
                             "cosface/arcface: weight of the margin-softmax term (0: off)")),
-      since_defaults(text("loss.softmax.centres", c.loss.softmax.centres, {"learned", "prototype"}, true,
-                          "cosface/arcface: class centres learned by the optimiser, or running means of "
-                          "each class's embeddings (few visits per class)")),
+      since_defaults(choice("loss.softmax.centres", c.loss.softmax.centres,
+                            Names<ClassCentres>{{"learned", ClassCentres::learned}, {"prototype", ClassCentres::prototype},
+                                                {"teacher", ClassCentres::teacher}},
+                            true,
+                          "cosface/arcface: class centres learned by the optimiser, running means of each class's "
+                          "embeddings (few visits per class), or the teacher's class means (fixed; needs teacher "
+                          "targets)")),
       since_defaults(number("loss.softmax.prototype_momentum", c.loss.softmax.prototype_momentum, 0.0, 0.999, true,
                             "cosface/arcface with prototype centres: share of the old centre kept per visit")),
       since_defaults(number("loss.cosface.margin", c.loss.cosface.margin, 0.0, 1.0, true,
@@ -137,17 +171,38 @@ std::vector<Field> schema(TrainConfig& c) {
              "distillation: cosine distance to the centred teacher vector"),
       number("loss.distill.relational_weight", c.loss.distill.relational_weight, 0.0, 1000.0, true,
              "distillation: squared error of the batch's pairwise similarities against the teacher's"),
-      text("mining.strategy", c.mining.strategy, {"semihard", "hard", "batch_all", "margin"}, true, "online mining"),
-      text("mining.fallback", c.mining.fallback, {"hardest", "random", "skip"}, true,
+      since_defaults(number("loss.low_far.weight", c.loss.low_far.weight, 0.0, 1000.0, true,
+                            "weight of the low-FAR term: the teacher's decisions at strict thresholds (0: off; "
+                            "needs teacher targets)")),
+      since_defaults(number("loss.low_far.strictest_far", c.loss.low_far.strictest_far, 1e-6, 0.1, true,
+                            "low-FAR term: FAR levels 1e-1, 1e-2, ... down to this one")),
+      since_defaults(number("loss.low_far.temperature", c.loss.low_far.temperature, 1e-4, 1.0, true,
+                            "low-FAR term: temperature of the soft decisions (cosine units)")),
+      since_defaults(number("loss.low_far.momentum", c.loss.low_far.momentum, 0.0, 0.9999, true,
+                            "low-FAR term: moving average of the thresholds (share of the old value kept)")),
+      choice("mining.strategy", c.mining.strategy,
+             Names<MiningStrategy>{{"semihard", MiningStrategy::semihard}, {"hard", MiningStrategy::hard},
+                                   {"batch_all", MiningStrategy::batch_all}, {"margin", MiningStrategy::margin}},
+             true, "online mining"),
+      choice("mining.fallback", c.mining.fallback,
+             Names<MiningFallback>{{"hardest", MiningFallback::hardest}, {"random", MiningFallback::random},
+                                   {"skip", MiningFallback::skip}},
+             true,
            "semihard: negative used when none lies in the band"),
-      text("optimiser.name", c.optimiser.name, {"adam", "adagrad", "sgd"}, true, "optimiser"),
+      choice("optimiser.name", c.optimiser.name,
+             Names<OptimiserKind>{{"adam", OptimiserKind::adam}, {"adagrad", OptimiserKind::adagrad},
+                                  {"sgd", OptimiserKind::sgd}},
+             true, "optimiser"),
       number("optimiser.lr", c.optimiser.lr, 1e-12, 10.0, true, "peak learning rate"),
       number("optimiser.weight_decay", c.optimiser.weight_decay, 0.0, 1.0, true, "L2 weight decay"),
       number("optimiser.momentum", c.optimiser.momentum, 0.0, 0.999999, true, "sgd momentum"),
       number("optimiser.beta1", c.optimiser.beta1, 0.0, 0.999999, true, "adam beta1"),
       number("optimiser.beta2", c.optimiser.beta2, 0.0, 0.999999, true, "adam beta2"),
       number("optimiser.eps", c.optimiser.eps, 1e-16, 1.0, true, "adam/adagrad epsilon"),
-      text("schedule.name", c.schedule.name, {"constant", "step", "cosine"}, true, "learning-rate schedule"),
+      choice("schedule.name", c.schedule.name,
+             Names<ScheduleKind>{{"constant", ScheduleKind::constant}, {"step", ScheduleKind::step},
+                                 {"cosine", ScheduleKind::cosine}},
+             true, "learning-rate schedule"),
       number<int64_t>("schedule.warmup_steps", c.schedule.warmup_steps, 0, kMax, true, "linear warm-up steps"),
       number<int64_t>("schedule.step_size", c.schedule.step_size, 1, kMax, true, "step: steps between decays"),
       number("schedule.gamma", c.schedule.gamma, 1e-9, 1.0, true, "step: decay factor"),
@@ -173,7 +228,8 @@ std::vector<Field> schema(TrainConfig& c) {
                       "recompute batch-norm statistics on N training batches before evaluating (0 = off)"),
       text("evaluation.lfw_pack", c.evaluation.lfw_pack, {}, false, "LFW pack for View 1 evaluation"),
       text("evaluation.lfw_pairs", c.evaluation.lfw_pairs, {}, false, "LFW View 1 pairsDevTest.txt"),
-      text("evaluation.select_by", c.evaluation.select_by, {"validation", "lfw_view1"}, false,
+      choice("evaluation.select_by", c.evaluation.select_by,
+             Names<SelectBy>{{"validation", SelectBy::validation}, {"lfw_view1", SelectBy::lfw_view1}}, false,
            "score that selects best.pt"),
       number<int64_t>("logging.every_steps", c.logging.every_steps, 1, kMax, false, "telemetry every N steps"),
       flag("logging.progress", c.logging.progress, false, "progress bar / lines"),
@@ -227,22 +283,23 @@ void check_rules(const TrainConfig& c) {
   if (d != "cpu" && d != "cuda" && d.rfind("cuda:", 0) != 0)
     fail("config: 'runtime.device' must be cpu, cuda or cuda:N, got '{}'", d);
   const bool softmax = c.loss.margin_softmax();
-  if ((softmax ? c.loss.softmax.weight : c.loss.triplet_weight) == 0 && c.loss.distill.weight == 0)
-    fail("config: 'loss.{}' and 'loss.distill.weight' are both 0: nothing to learn from",
+  if ((softmax ? c.loss.softmax.weight : c.loss.triplet_weight) == 0 && !c.loss.uses_teacher())
+    fail("config: 'loss.{}', 'loss.distill.weight' and 'loss.low_far.weight' are all 0: nothing to learn from",
          softmax ? "softmax.weight" : "triplet_weight");
   if (c.loss.distill.weight > 0 && c.loss.distill.direct_weight == 0 && c.loss.distill.relational_weight == 0)
     fail("config: 'loss.distill.weight' is set but both of its terms have weight 0");
   if (c.data.unlabelled_pack.empty() != (c.data.unlabelled_per_batch == 0))
     fail("config: 'data.unlabelled_pack' and 'data.unlabelled_per_batch' go together: set both or neither");
-  if (!c.data.unlabelled_pack.empty() && c.loss.distill.weight == 0)
-    fail("config: unlabelled faces ('data.unlabelled_pack') only teach through distillation: set 'loss.distill.weight'");
+  if (!c.data.unlabelled_pack.empty() && !c.loss.uses_teacher())
+    fail("config: unlabelled faces ('data.unlabelled_pack') only teach through the teacher: set 'loss.distill.weight' "
+         "or 'loss.low_far.weight'");
   // LFW View 1: the pack of LFW images and the pair list only make sense together (the files
   // themselves are checked when the trainer starts, before any step).
   const auto& e = c.evaluation;
   if (e.lfw_pack.empty() != e.lfw_pairs.empty())
     fail("config: LFW View 1 evaluation needs both 'evaluation.lfw_pack' (a pack of aligned LFW images) and "
          "'evaluation.lfw_pairs' (pairsDevTest.txt); set both or neither");
-  if (e.select_by == "lfw_view1" && e.lfw_pairs.empty())
+  if (e.select_by == SelectBy::lfw_view1 && e.lfw_pairs.empty())
     fail("config: 'evaluation.select_by: lfw_view1' needs 'evaluation.lfw_pack' and 'evaluation.lfw_pairs'");
 }
 
@@ -327,6 +384,12 @@ std::string TrainConfig::fingerprint() const {
     hash.update(f.key).update("=").update(value).update("\n");
   }
   return hash.hex();
+}
+
+std::string choice_name(IdentityLoss loss) {
+  for (const auto& [name, e] : kIdentityLosses)
+    if (e == loss) return name;
+  return "?";
 }
 
 std::vector<std::pair<std::string, std::string>> config_keys() {

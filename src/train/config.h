@@ -1,7 +1,9 @@
 // config.h: the training recipe as data.
 //
 // TrainConfig is a tree of small option structs with defaults (the PyTorch C++ frontend's
-// options style). A YAML file sets any subset of it, and `--set a.b=value` overrides single keys
+// options style); where a library takes options of its own (the sampler's PxkOptions,
+// augmentation's AugmentOptions, distillation's DistillationOptions, the miner's choices) the
+// tree holds those, so their defaults are written once. Choices are parsed once into enums. A YAML file sets any subset of it, and `--set a.b=value` overrides single keys
 // after the file. Every key is checked against the schema before any work starts: an unknown
 // key, a value of the wrong type or one out of range fails with face::Error naming the key and
 // its line. docs/train.md explains every key.
@@ -16,6 +18,10 @@
 #include <vector>
 
 #include "data/augment.h"
+#include "data/pxk_sampler.h"
+#include "train/distillation_loss.h"
+#include "train/low_far_loss.h"
+#include "train/miner.h"
 
 namespace face {
 
@@ -31,8 +37,7 @@ struct ModelConfig {
 struct DataConfig {
   std::string pack;                    // aligned training pack (see `pack`)
   double validation_fraction = 0.1;    // of identities, held out for evaluation
-  int64_t p = 15, k = 4;               // identities per batch, images per identity
-  int64_t min_images = 2;              // identities with fewer are not sampled
+  PxkOptions sampler;                  // data.p, data.k, data.min_images; the seed is run.seed's (per rank)
   bool on_device = true;               // keep the whole pack (uint8) on the training device
   bool augment = true;
   AugmentOptions augmentation;
@@ -44,15 +49,14 @@ struct DataConfig {
   std::string unlabelled_targets;   // default: unlabelled_pack + ".teacher"
   int64_t unlabelled_per_batch = 0; // added to every P x K batch
 };
-struct DistillConfig {
-  double weight = 0;             // 0: no distillation
-  double direct_weight = 1;      // cosine to the centred teacher vector
-  double relational_weight = 1;  // batch similarity matrix against the teacher's
-};
+enum class IdentityLoss { triplet, cosface, arcface };
+enum class ClassCentres { learned, prototype, teacher };
+std::string choice_name(IdentityLoss loss);  // "triplet" | "cosface" | "arcface"
+
 struct SoftmaxConfig {            // loss.name cosface | arcface (train/margin_softmax_loss.h)
   double scale = 30;              // s
   double weight = 1;              // of the margin-softmax term (0: distillation only)
-  std::string centres = "learned";  // learned (by the optimiser) | prototype (running class means)
+  ClassCentres centres = ClassCentres::learned;  // by the optimiser | running class means | teacher's class means
   double prototype_momentum = 0.5;  // prototype: share of the old centre kept at each visit
 };
 struct CosFaceConfig {
@@ -63,28 +67,36 @@ struct ArcFaceConfig {
   bool easy_margin = false;       // margin only where the target cosine is positive
 };
 struct LossConfig {
-  std::string name = "triplet";  // the identity loss: triplet | cosface | arcface
+  IdentityLoss name = IdentityLoss::triplet;  // the identity loss
   double margin = 0.2;          // FaceNet's alpha
   double triplet_weight = 1;    // 0: distillation only
   SoftmaxConfig softmax;
   CosFaceConfig cosface;
   ArcFaceConfig arcface;
-  DistillConfig distill;        // train/distillation_loss.h
-  bool margin_softmax() const { return name != "triplet"; }
+  DistillationOptions distill;  // train/distillation_loss.h
+  LowFarOptions low_far;        // train/low_far_loss.h
+  bool margin_softmax() const { return name != IdentityLoss::triplet; }
+  // Whether some term reads the teacher's targets (data.teacher_targets).
+  bool uses_teacher() const {
+    return distill.weight > 0 || low_far.weight > 0 || (margin_softmax() && softmax.centres == ClassCentres::teacher);
+  }
 };
-struct MiningConfig {
-  std::string strategy = "semihard";  // semihard | hard | batch_all | margin
-  std::string fallback = "hardest";   // semihard with no negative in the band: hardest | random | skip
+struct MiningConfig {  // the miner's choices (its margin is loss.margin)
+  MiningStrategy strategy = MinerOptions().strategy;
+  MiningFallback fallback = MinerOptions().fallback;
 };
+enum class OptimiserKind { adam, adagrad, sgd };
+enum class ScheduleKind { constant, step, cosine };
+enum class SelectBy { validation, lfw_view1 };
 struct OptimiserConfig {
-  std::string name = "adam";  // adam | adagrad | sgd
+  OptimiserKind name = OptimiserKind::adam;
   double lr = 1e-3;
   double weight_decay = 0;
   double momentum = 0.9;      // sgd only
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam (eps also adagrad)
 };
 struct ScheduleConfig {
-  std::string name = "cosine";  // constant | step | cosine
+  ScheduleKind name = ScheduleKind::cosine;
   int64_t warmup_steps = 0;     // linear ramp from 0 to lr
   int64_t step_size = 1000;     // step: multiply by gamma every step_size steps
   double gamma = 0.1;
@@ -115,7 +127,7 @@ struct EvaluationConfig {
   int64_t precise_bn_batches = 8;  // recompute batch-norm statistics on this many batches first
   std::string lfw_pack;          // optional LFW View 1: a pack of LFW images ...
   std::string lfw_pairs;         // ... and pairsDevTest.txt (never View 2 for selection)
-  std::string select_by = "validation";  // validation | lfw_view1: score that keeps best.pt
+  SelectBy select_by = SelectBy::validation;  // the score that keeps best.pt
 };
 struct LoggingConfig {
   int64_t every_steps = 10;

@@ -54,6 +54,12 @@ ClassSums class_sums(const torch::Tensor& embeddings, const torch::Tensor& class
   return s;
 }
 
+torch::Tensor teacher_class_centres(const torch::Tensor& teacher_rows, const torch::Tensor& classes, int64_t num_classes) {
+  namespace F = torch::nn::functional;
+  auto s = class_sums(teacher_rows, classes, num_classes);
+  return F::normalize(s.sums / s.counts.clamp_min(1), F::NormalizeFuncOptions().dim(1));
+}
+
 void update_prototype_centres(torch::Tensor& centres, const ClassSums& batch, double momentum) {
   namespace F = torch::nn::functional;
   torch::NoGradGuard no_grad;

@@ -78,6 +78,12 @@ void update_prototype_centres(torch::Tensor& centres, const ClassSums& batch, do
 // Prototype centres before any visit: zeros (classes, D), not requiring grad.
 torch::Tensor initial_prototype_centres(int64_t classes, int64_t dim, const torch::Device& device);
 
+// Teacher centres (loss.softmax.centres: teacher), after MarginDistillation (Svitov and
+// Alyamkin 2020): each class's mean teacher vector, normalised, fixed for the run. The student is
+// pulled toward where the teacher puts the class from its first step, however rarely the class
+// is visited. `teacher_rows` (N, D) unit rows of the training images, `classes` (N) their class.
+torch::Tensor teacher_class_centres(const torch::Tensor& teacher_rows, const torch::Tensor& classes, int64_t num_classes);
+
 // "cosface" / "arcface" -> the kind; throws face::Error for anything else.
 MarginKind margin_kind(const std::string& name);
 

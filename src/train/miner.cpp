@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include "util/error.h"
-
 namespace face {
 
 namespace {
@@ -24,13 +22,6 @@ torch::Tensor one_hot_rows(const torch::Tensor& index, int64_t size) {
 
 }  // namespace
 
-void check_miner_options(const MinerOptions& o) {
-  if (o.strategy != "semihard" && o.strategy != "hard" && o.strategy != "batch_all" && o.strategy != "margin")
-    fail("mining strategy '{}' is unknown (semihard, hard, batch_all, margin)", o.strategy);
-  if (o.fallback != "hardest" && o.fallback != "random" && o.fallback != "skip")
-    fail("mining fallback '{}' is unknown (hardest, random, skip)", o.fallback);
-}
-
 torch::Tensor mine_triplets(const torch::Tensor& distances, const torch::Tensor& labels, const MinerOptions& o) {
   torch::NoGradGuard no_grad;
   const int64_t b = labels.size(0);
@@ -42,9 +33,9 @@ torch::Tensor mine_triplets(const torch::Tensor& distances, const torch::Tensor&
   auto valid = positive.unsqueeze(2) & negative.unsqueeze(1);  // every (a, p, n) triplet
   auto d_ap = d.unsqueeze(2), d_an = d.unsqueeze(1);
 
-  if (o.strategy == "batch_all") return valid;
-  if (o.strategy == "margin") return pick_random(valid & (d_an - d_ap < o.margin));
-  if (o.strategy == "hard") {
+  if (o.strategy == MiningStrategy::batch_all) return valid;
+  if (o.strategy == MiningStrategy::margin) return pick_random(valid & (d_an - d_ap < o.margin));
+  if (o.strategy == MiningStrategy::hard) {
     auto far_positive = d.masked_fill(positive.logical_not(), -1.0).argmax(1);                            // (B)
     auto near_negative = d.masked_fill(negative.logical_not(), std::numeric_limits<float>::infinity()).argmin(1);
     auto usable = positive.any(1) & negative.any(1);                                                       // (B)
@@ -53,10 +44,10 @@ torch::Tensor mine_triplets(const torch::Tensor& distances, const torch::Tensor&
   }
   // semihard
   auto chosen = pick_random(valid & (d_an > d_ap) & (d_an < d_ap + o.margin));
-  if (o.fallback == "skip") return chosen;
+  if (o.fallback == MiningFallback::skip) return chosen;
   auto missing = (positive & chosen.any(2).logical_not()).unsqueeze(2);  // (a, p) pairs without one
   torch::Tensor extra;
-  if (o.fallback == "random") {
+  if (o.fallback == MiningFallback::random) {
     extra = pick_random(valid);
   } else {
     auto nearest = d.masked_fill(negative.logical_not(), std::numeric_limits<float>::infinity()).argmin(1);

@@ -18,20 +18,18 @@
 #pragma once
 #include <torch/types.h>
 
-#include <string>
-
 namespace face {
 
+enum class MiningStrategy { semihard, hard, batch_all, margin };
+enum class MiningFallback { hardest, random, skip };  // semihard without a negative in the band
+
 struct MinerOptions {
-  std::string strategy = "semihard";
-  std::string fallback = "hardest";
+  MiningStrategy strategy = MiningStrategy::semihard;
+  MiningFallback fallback = MiningFallback::hardest;
   double margin = 0.2;
 };
 
 // `distances` (B, B) squared distances (no gradient needed), `labels` (B) int64, same device.
 torch::Tensor mine_triplets(const torch::Tensor& distances, const torch::Tensor& labels, const MinerOptions& options);
-
-// face::Error unless `options` names a known strategy and fallback.
-void check_miner_options(const MinerOptions& options);
 
 }  // namespace face

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -17,18 +16,14 @@
 
 #include "data/augment.h"
 #include "data/identity_split.h"
-#include "data/normalisation.h"
 #include "data/validation_pairs.h"
-#include "eval/pair_scoring.h"
-#include "eval/verification_metrics.h"
 #include "model/memory_format.h"
 #include "model/precision.h"
-#include "train/distillation_loss.h"
 #include "train/distributed.h"
 #include "train/hooks.h"
-#include "train/margin_softmax_loss.h"
+#include "train/network_input.h"
 #include "train/optimiser.h"
-#include "train/teacher_targets.h"
+#include "train/precise_bn.h"
 #include "train/triplet_loss.h"
 #include "util/atomic_file.h"
 #include "util/device.h"
@@ -43,18 +38,6 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_stop{false};
-
-// uint8 pack images -> the network's float input, resized when the pack is not 96x96.
-torch::Tensor model_input(const torch::Tensor& images) {
-  auto x = to_model_input(images);
-  if (x.size(2) == kInputSize && x.size(3) == kInputSize) return x;
-  namespace F = torch::nn::functional;
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{kInputSize, kInputSize})
-                               .mode(torch::kBilinear)
-                               .align_corners(false)
-                               .antialias(true));
-}
 
 // Mean distance between different rows, from a (B, B) squared-distance matrix: a collapse shows as 0.
 torch::Tensor embedding_spread(const torch::Tensor& d) {
@@ -79,14 +62,14 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   g_stop.store(false);
   start_runtime();                               // threads, device, distributed ranks, seeds
   IdentitySplit split = split_identities();      // sampler over training identities, validation pairs
-  if (!config_.evaluation.lfw_pairs.empty()) load_lfw_view1();  // before any work: a bad file stops here
-  if (config_.loss.distill.weight > 0) load_distillation_targets(split.train);
+  if (config_.loss.uses_teacher())
+    distill_ = load_distillation_data(config_, pack_, train_images_, device_, is_main());
   // Data on the device as uint8; converted per batch.
   images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
   labels_ = pack_.labels.to(device_);
-  nan_ = torch::full({}, std::nan(""), torch::TensorOptions().device(device_));
-  build_model(split);                            // network, class centres, optimiser
-  int64_t per_epoch = (sampler_->eligible_identities() + config_.data.p - 1) / config_.data.p;
+  build_model();                                 // network, loss heads, optimiser
+  const int64_t p = config_.data.sampler.p;
+  int64_t per_epoch = (sampler_->eligible_identities() + p - 1) / p;
   total_steps_ = config_.length.steps > 0
                      ? config_.length.steps
                      : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(config_.length.epochs * per_epoch)));
@@ -94,9 +77,18 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   run_dir_ = fs::path(config_.run.dir) / config_.run.name;
   resume_or_start(options);
   if (dist_) join_ranks();
+  if (is_main()) write_run_record(split, options);
+  add_builtin_hooks();
+}
+
+// Telemetry, batch-norm statistics, evaluation (rank 0), then checkpoints (every rank: collective).
+void Trainer::add_builtin_hooks() {
   if (is_main()) {
-    write_run_record(split, options);
     hooks_.push_back(std::make_unique<TelemetryHook>());
+    hooks_.push_back(std::make_unique<PreciseBatchNormHook>(
+        pack_.images, train_images_,
+        PreciseBatchNormOptions{config_.evaluation.precise_bn_batches, sampler_->batch_size(),
+                                precision_}));
     hooks_.push_back(std::make_unique<EvaluationHook>());
   }
   hooks_.push_back(std::make_unique<CheckpointHook>());
@@ -123,7 +115,6 @@ void Trainer::start_runtime() {
     fmt::print("precision: {} (runtime.precision {}; {})\n", precision_name(precision_), config_.runtime.precision,
                bf16_support(device_));
   torch::manual_seed(rank_seed(config_.run.seed, dist_ ? dist_->rank() : 0));
-  check_miner_options(miner_ = {config_.mining.strategy, config_.mining.fallback, config_.loss.margin});
 }
 
 // Training identities feed the sampler, held-out ones the validation pairs.
@@ -132,18 +123,21 @@ IdentitySplit Trainer::split_identities() {
   auto split = split_by_identity(labels, pack_.identities, config_.data.validation_fraction, config_.run.seed);
   train_images_ = split.train;
   for (auto i : train_images_) sampler_labels_.push_back(labels[i]);
-  sampler_ = std::make_unique<PxkSampler>(
-      sampler_labels_, PxkOptions{config_.data.p, config_.data.k, config_.data.min_images,
-                               rank_seed(static_cast<uint64_t>(config_.run.seed), dist_ ? dist_->rank() : 0)});
-  validation_pairs_ = validation_pairs(labels, split.validation, config_.evaluation.max_pairs, config_.run.seed + 1);
+  PxkOptions sampling = config_.data.sampler;
+  sampling.seed = rank_seed(static_cast<uint64_t>(config_.run.seed), dist_ ? dist_->rank() : 0);
+  sampler_ = std::make_unique<PxkSampler>(sampler_labels_, sampling);
+  // Before any other work: a bad LFW View 1 list or pack stops the run here.
+  evaluation_ = std::make_unique<TrainingEvaluation>(
+      config_, pack_.images, validation_pairs(labels, split.validation, config_.evaluation.max_pairs, config_.run.seed + 1),
+      device_);
   return split;
 }
 
-void Trainer::build_model(const IdentitySplit& split) {
+void Trainer::build_model() {
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
   model_->to(device_);
   if (config_.runtime.channels_last) use_channels_last(*model_);
-  if (config_.loss.margin_softmax()) make_class_centres(split.train);
+  heads_ = make_loss_heads({config_, pack_, train_images_, device_, dist_.get(), is_main(), distill_.targets});
   optimiser_ = make_optimiser(config_.optimiser, trained_parameters());
 }
 
@@ -166,8 +160,8 @@ void Trainer::write_run_record(const IdentitySplit& split, const TrainerOptions&
       {"config_fingerprint", state_.config_fingerprint}, {"pack_fingerprint", pack_.source_fingerprint},
       {"command_line", options.command_line},            {"resumed_from_step", start_step_},
       {"train_identities", split.train_identities},      {"validation_identities", split.validation_identities},
-      {"validation_pairs", validation_pairs_.size()},    {"world_size", world_size()},
-      {"precision", precision_name(precision_)},         {"bf16_support", bf16_support(device_)}};
+      {"validation_pairs", evaluation_->validation_pairs()},    {"world_size", world_size()},
+      {"precision", precision_name(precision_)}, {"bf16_support", bf16_support(device_)}};
   write_file_atomic(run_dir_ / "run.json", run.dump(2) + "\n");
 }
 
@@ -194,7 +188,10 @@ void Trainer::resume_or_start(const TrainerOptions& options) {
          run_dir_.string());
   }
   if (!from) return;
-  state_ = load_checkpoint(*from, model_, *optimiser_, device_, state_.config_fingerprint, class_centres_);
+  state_ = load_checkpoint(*from, model_, *optimiser_, device_, state_.config_fingerprint,
+                           [&](torch::serialize::InputArchive& archive) {
+                             for (auto& head : heads_) head->load(archive, *from);
+                           });
   sampler_->restore(state_.sampler);
   start_step_ = state_.step;
   restore_rank_streams();
@@ -258,8 +255,9 @@ void Trainer::restore_rank_streams() {
                state_.world_size, state_.world_size == world ? " without their streams (best.pt)" : "", world,
                state_.step);
   auto seed = rank_seed(static_cast<uint64_t>(config_.run.seed), rank, std::max<int64_t>(1, state_.step));
-  sampler_ = std::make_unique<PxkSampler>(sampler_labels_, PxkOptions{config_.data.p, config_.data.k,
-                                                                      config_.data.min_images, seed});
+  PxkOptions sampling = config_.data.sampler;
+  sampling.seed = seed;
+  sampler_ = std::make_unique<PxkSampler>(sampler_labels_, sampling);
   torch::manual_seed(seed);
 }
 
@@ -288,16 +286,17 @@ Trainer::Batch Trainer::next_batch() {
   b.labels = labels_.index_select(0, on_device);
   auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
                     .to(device_, /*non_blocking=*/true);
-  b.images = model_input(images);
-  if (targets_.defined()) b.targets = targets_.index_select(0, on_device);
-  if (unlabelled_images_.defined()) {
+  b.images = network_input(images);
+  const auto& d = distill_;
+  if (d.targets.defined()) b.targets = d.targets.index_select(0, on_device);
+  if (d.unlabelled_images.defined()) {
     // Unlabelled faces join the batch after the P x K labelled ones (distillation terms only).
-    auto pick = torch::randint(unlabelled_images_.size(0), {config_.data.unlabelled_per_batch}, torch::kLong);
+    auto pick = torch::randint(d.unlabelled_images.size(0), {config_.data.unlabelled_per_batch}, torch::kLong);
     auto pick_device = pick.to(device_);
-    auto extra = unlabelled_images_.index_select(0, unlabelled_images_.is_cuda() == device_.is_cuda() ? pick_device : pick)
+    auto extra = d.unlabelled_images.index_select(0, d.unlabelled_images.is_cuda() == device_.is_cuda() ? pick_device : pick)
                      .to(device_);
-    b.images = torch::cat({b.images, model_input(extra)});
-    b.targets = torch::cat({b.targets, unlabelled_targets_.index_select(0, pick_device)});
+    b.images = torch::cat({b.images, network_input(extra)});
+    b.targets = torch::cat({b.targets, d.unlabelled_targets.index_select(0, pick_device)});
   }
   if (config_.data.augment) b.images = augment(b.images, config_.data.augmentation);
   b.images = in_layout(b.images, config_.runtime.channels_last);
@@ -305,61 +304,61 @@ Trainer::Batch Trainer::next_batch() {
 }
 
 void Trainer::step() {
-  auto [x, labels, targets] = next_batch();
+  Batch batch = next_batch();
   lr_ = scheduled_lr(config_.optimiser, config_.schedule, state_.step, total_steps_);
   set_lr(*optimiser_, lr_);
+  metrics_.clear();
+  StepLoss loss = forward_and_loss(batch);
+  optimiser_->zero_grad();
+  loss.for_backward.backward();
+  if (reducer_) reducer_->finish();  // gradients averaged over ranks
+  update_if_sound(loss);
+  ++state_.step;
+  state_.epoch = sampler_->epoch();
+}
+
+// The network's forward and every loss head's term, summed in registry order (identity terms,
+// then distillation; at weight 1 and alone a term is the loss itself, bit for bit).
+Trainer::StepLoss Trainer::forward_and_loss(const Batch& batch) {
   model_->train();
   torch::Tensor embeddings;
   {
     AutocastScope autocast(precision_, device_);
-    embeddings = model_->forward(x);
+    embeddings = model_->forward(batch.images);
   }
-  embeddings = embeddings.to(torch::kFloat32);
-  DistillationTerms distill;
-  if (targets.defined()) {
-    distill = distillation_loss(embeddings, targets,
-                                {config_.loss.distill.weight, config_.loss.distill.direct_weight,
-                                 config_.loss.distill.relational_weight});
-    embeddings = embeddings.slice(0, 0, labels.size(0));  // the triplet loss sees labelled faces only
-  }
-  // The identity term on the labelled rows: FaceNet's mined triplets, or a margin softmax.
-  torch::Tensor loss;
-  double loss_scale = 1;  // distributed global mining: see gather_batch
-  const double identity_weight = config_.loss.margin_softmax() ? config_.loss.softmax.weight : config_.loss.triplet_weight;
+  LossHeadInput in{embeddings.to(torch::kFloat32), batch.labels, batch.targets};
   {
-    // At weight 0 (distillation alone) the identity term is only measured, so it builds no graph.
-    std::optional<torch::NoGradGuard> measured_only;
-    if (identity_weight == 0) measured_only.emplace();
-    if (config_.loss.margin_softmax()) {
-      loss = margin_softmax_term(embeddings, labels);
-    } else {
-      if (dist_ && config_.distributed.mine_global) {
-        auto global = gather_batch(*dist_, embeddings, labels);
-        embeddings = global.embeddings, labels = global.labels, loss_scale = global.loss_scale;
-      }
-      loss = triplet_term(embeddings, labels);
-    }
+    torch::NoGradGuard no_grad;
+    metrics_.put("embedding_spread", embedding_spread(squared_distances(in.labelled().detach())));
   }
-  // Without distillation and at weight 1 the loss is the identity term itself (bit for bit as before).
-  if (identity_weight != 1) loss = loss * identity_weight;
-  if (distill.total.defined()) loss = identity_weight == 0 ? distill.total : loss + distill.total;
-  optimiser_->zero_grad();
-  (loss_scale == 1 ? loss : loss * loss_scale).backward();
-  if (reducer_) reducer_->finish();  // gradients averaged over ranks
-  last_.loss = loss.detach();
-  if (!distill.total.defined()) distill.direct = distill.relational = nan_;  // logged as null
-  last_.distill_direct = distill.direct.detach(), last_.distill_relational = distill.relational.detach();
+  StepLoss loss;
+  for (auto& head : heads_) {
+    LossTerm term = head->forward(in, metrics_);
+    if (!term.loss.defined()) continue;  // measured only (weight 0)
+    auto scaled = term.gradient_scale == 1 ? term.loss : term.loss * term.gradient_scale;
+    loss.value = loss.value.defined() ? loss.value + term.loss : term.loss;
+    loss.for_backward = loss.for_backward.defined() ? loss.for_backward + scaled : scaled;
+    if (term.teaches.defined())
+      loss.teaching.push_back(term.teaches);
+    else
+      loss.always_teaches = true;
+  }
+  metrics_.put("loss", loss.value);
+  return loss;
+}
 
-  // The one host sync of the step: apply the update only with triplets and finite values.
+// The one host sync of the step: the update is applied when some term teaches (a triplet term
+// teaches only with mined triplets) and the loss and every gradient are finite.
+void Trainer::update_if_sound(const StepLoss& loss) {
   std::vector<torch::Tensor> grads;
   for (auto& p : trained_parameters())
     if (p.grad().defined()) grads.push_back(p.grad());
-  auto finite = torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.isfinite();
-  // A step teaches when it distils, classifies, or mined triplets (and the triplet loss counts).
-  auto flags = torch::stack({config_.loss.margin_softmax() ? finite : last_.triplets > 0, finite}).cpu();
-  bool usable = distill.total.defined() || (identity_weight > 0 && flags[0].item<bool>());
-  bool ok = flags[1].item<bool>();
-  if (dist_) {  // every rank takes the same decision: update if any rank mined, unless any is non-finite
+  std::vector<torch::Tensor> flags = {torch::stack(at::_foreach_norm(grads, 2)).sum().isfinite() & loss.value.isfinite()};
+  flags.insert(flags.end(), loss.teaching.begin(), loss.teaching.end());
+  auto host = torch::stack(flags).cpu();
+  bool ok = host[0].item<bool>();
+  bool usable = loss.always_teaches || host.slice(0, 1).any().item<bool>();
+  if (dist_) {  // every rank takes the same decision: update if any rank's terms teach, unless any is non-finite
     auto votes = dist_->sum_over_ranks({double(usable), double(ok), double(g_stop.load())});
     usable = votes[0] > 0, ok = votes[1] == world_size(), global_stop_ = votes[2] > 0;
   }
@@ -375,158 +374,24 @@ void Trainer::step() {
   } else {
     ++state_.empty_batches;
   }
-  ++state_.step;
-  state_.epoch = sampler_->epoch();
-}
-
-// FaceNet's triplet loss over the triplets mined in the batch (unweighted); fills the triplet telemetry.
-torch::Tensor Trainer::triplet_term(const torch::Tensor& embeddings, const torch::Tensor& labels) {
-  auto distances = squared_distances(embeddings);
-  auto d = distances.detach();
-  auto mask = mine_triplets(d, labels, miner_);
-  auto triplet = triplet_loss_from_distances(
-      distances, mask, {config_.loss.margin, /*average_over_active=*/config_.mining.strategy == "batch_all"});
-  torch::NoGradGuard no_grad;
-  auto count = mask.sum().to(torch::kFloat32);
-  auto safe = count.clamp_min(1);
-  auto margins = triplet_margins(d, config_.loss.margin);
-  last_.triplets = count;
-  last_.active = (mask & (margins > 0)).sum() / safe;
-  last_.d_ap = (d.unsqueeze(2) * mask).sum() / safe;
-  last_.d_an = (d.unsqueeze(1) * mask).sum() / safe;
-  last_.spread = embedding_spread(d);
-  last_.triplet_loss = triplet.detach();
-  last_.softmax_loss = last_.target_cosine = last_.target_angle = last_.train_accuracy = nan_;
-  return triplet;
-}
-
-// CosFace or ArcFace against the class centres of the training identities (unweighted); fills
-// the margin-softmax telemetry.
-torch::Tensor Trainer::margin_softmax_term(const torch::Tensor& embeddings, const torch::Tensor& labels) {
-  const auto& l = config_.loss;
-  const bool arc = l.name == "arcface";
-  auto classes = class_of_label_.index_select(0, labels);
-  auto terms = margin_softmax_loss(embeddings, class_centres_, classes,
-                                   {margin_kind(l.name), arc ? l.arcface.margin : l.cosface.margin, l.softmax.scale,
-                                    arc && l.arcface.easy_margin});
-  if (l.softmax.centres == "prototype") {
-    // After the loss, so that it compares faces with centres made from other batches (the
-    // loss's graph holds the normalised centres, not this tensor, so the update is safe here).
-    auto batch = class_sums(embeddings, classes, class_centres_.size(0));
-    if (dist_) {  // every rank applies the same update
-      dist_->all_reduce_sum(batch.sums);
-      dist_->all_reduce_sum(batch.counts);
-    }
-    update_prototype_centres(class_centres_, batch, l.softmax.prototype_momentum);
-  }
-  torch::NoGradGuard no_grad;
-  last_.triplets = last_.active = last_.d_ap = last_.d_an = last_.triplet_loss = nan_;
-  last_.spread = embedding_spread(squared_distances(embeddings.detach()));
-  last_.softmax_loss = terms.loss.detach();
-  last_.target_cosine = terms.target_cosine, last_.target_angle = terms.target_angle;
-  last_.train_accuracy = terms.accuracy;
-  return terms.loss;
 }
 
 std::vector<torch::Tensor> Trainer::trained_parameters() {
   auto parameters = model_->parameters();
-  if (class_centres_.defined() && class_centres_.requires_grad()) parameters.push_back(class_centres_);
+  for (auto& head : heads_)
+    for (auto& p : head->parameters()) parameters.push_back(p);
   return parameters;
 }
 
-// Rows `indices` of the uint8 `images` (host), embedded in eval mode.
-torch::Tensor Trainer::embed(const torch::Tensor& images, const torch::Tensor& indices) {
-  torch::InferenceMode inference;
-  model_->eval();
-  std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < indices.size(0); i += config_.evaluation.batch) {
-    auto chunk = indices.slice(0, i, i + config_.evaluation.batch);
-    auto x = model_input(images.index_select(0, chunk).to(device_));
-    x = in_layout(x, config_.runtime.channels_last);
-    AutocastScope autocast(precision_, device_);
-    out.push_back(model_->forward(x).to(torch::kFloat32).cpu());
-  }
-  model_->train();
-  return torch::cat(out);
-}
-
-// Batch-norm running statistics are an exponential average over training batches, far from the
-// current weights' statistics early in a run (or after fast changes); evaluating with them
-// measures the averaging, not the model. As detectron2's PreciseBN, recompute them as a plain
-// average over fixed training batches (the first ones of the training images, no randomness, so
-// resumed runs stay identical) before evaluating. Training-mode forwards never read them.
-void Trainer::precise_batch_norm() {
-  const int64_t batches = config_.evaluation.precise_bn_batches, b = sampler_->batch_size();
-  if (batches == 0) return;
-  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, std::optional<double>>> norms;
-  for (auto& m : model_->modules(/*include_self=*/false))
-    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
-      norms.emplace_back(bn, bn->options.momentum());
-      bn->options.momentum(std::nullopt);  // cumulative average
-      bn->reset_running_stats();
-    }
-  torch::NoGradGuard no_grad;
-  model_->train();
-  const int64_t n = static_cast<int64_t>(train_images_.size());
-  for (int64_t i = 0; i < batches && i * b < n; ++i) {
-    std::vector<int64_t> chunk(train_images_.begin() + i * b, train_images_.begin() + std::min(n, (i + 1) * b));
-    auto x = model_input(pack_.images.index_select(0, torch::tensor(chunk, torch::kLong)).to(device_));
-    AutocastScope autocast(precision_, device_);
-    model_->forward(x);
-  }
-  for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);
-}
-
-EvaluationResult Trainer::evaluate() {
-  EvaluationResult r;
-  if (!has_evaluation()) return r;
-  precise_batch_norm();
-  r.accuracy = r.auc = r.threshold = std::nan("");  // logged as null without validation pairs
-  if (has_validation()) evaluate_validation(r);
-  if (lfw_) evaluate_lfw_view1(r);
-  r.score = config_.evaluation.select_by == "lfw_view1" ? r.lfw_accuracy : r.accuracy;
-  return r;
-}
-
-void Trainer::evaluate_validation(EvaluationResult& r) {
-  // Embed each validation image once.
-  std::vector<int64_t> images;
-  std::map<int64_t, int64_t> row;
-  for (const auto& p : validation_pairs_)
-    for (auto i : {p.first, p.second})
-      if (row.emplace(i, static_cast<int64_t>(images.size())).second) images.push_back(i);
-  auto embeddings = embed(pack_.images, torch::tensor(images, torch::kLong));
-  auto e = embeddings.accessor<float, 2>();
-  std::vector<double> distances;
-  std::vector<bool> same;
-  for (const auto& p : validation_pairs_) {
-    double d = 0;
-    for (int64_t j = 0; j < embeddings.size(1); ++j) {
-      double diff = e[row[p.first]][j] - e[row[p.second]][j];
-      d += diff * diff;
-    }
-    distances.push_back(d);
-    same.push_back(p.same);
-  }
-  int folds = validation_pairs_.size() >= 20 ? 10 : 1;
-  if (folds > 1) {
-    auto m = verification_metrics(distances, same, folds);
-    r.accuracy = m.accuracy_mean;
-    r.auc = m.auc;
-    r.threshold = m.best_threshold;
-  } else {
-    auto choice = best_accuracy_threshold(distances, same);
-    r.accuracy = choice.accuracy;
-    r.threshold = choice.threshold;
-  }
-  r.pairs = static_cast<int64_t>(validation_pairs_.size());
+void Trainer::save_heads(torch::serialize::OutputArchive& archive) const {
+  for (const auto& head : heads_) head->save(archive);
 }
 
 void Trainer::save(const fs::path& path) {
   state_.sampler = sampler_->state();
   state_.world_size = world_size();
   state_.rank_samplers.clear(), state_.rank_rng_cpu.clear(), state_.rank_rng_cuda.clear();
-  save_checkpoint(path, model_, *optimiser_, state_, device_, class_centres_);
+  save_checkpoint(path, model_, *optimiser_, state_, device_, [this](auto& archive) { save_heads(archive); });
 }
 
 void Trainer::checkpoint(const fs::path& path) {
@@ -557,7 +422,7 @@ void Trainer::checkpoint(const fs::path& path) {
     state_.rank_rng_cpu.push_back(tensor(cpu[r]));
     if (device_.is_cuda()) state_.rank_rng_cuda.push_back(tensor(cuda[r]));
   }
-  save_checkpoint(path, model_, *optimiser_, state_, device_, class_centres_);
+  save_checkpoint(path, model_, *optimiser_, state_, device_, [this](auto& archive) { save_heads(archive); });
   state_.rank_samplers.clear(), state_.rank_rng_cpu.clear(), state_.rank_rng_cuda.clear();
 }
 
@@ -566,96 +431,6 @@ void Trainer::log_metrics(const std::string& json_object) {
   out << json_object << '\n';
   out.flush();  // a full disk shows here, not in the destructor where nobody checks
   if (!out) fail("cannot append to '{}': {}", (run_dir_ / "metrics.jsonl").string(), std::strerror(errno));
-}
-
-// ---- distillation ----------------------------------------------------------------------------
-
-// Targets are centred on their mean over the training images (and the unlabelled faces), never
-// the held-out identities, so validation stays untouched by the teacher's view of them.
-void Trainer::load_distillation_targets(const std::vector<int64_t>& train_images) {
-  const auto& d = config_.data;
-  try {
-    auto path = d.teacher_targets.empty() ? default_targets_path(d.pack) : fs::path(d.teacher_targets);
-    torch::Tensor targets = targets_for_pack(path, pack_);
-    if (targets.size(1) != config_.model.embedding_dim)
-      fail("teacher targets '{}' are {}-d, the student's model.embedding_dim is {}", path.string(), targets.size(1),
-           config_.model.embedding_dim);
-    torch::Tensor train = targets.index_select(0, torch::tensor(train_images, torch::kLong));
-    torch::Tensor unlabelled;
-    if (!d.unlabelled_pack.empty()) {
-      Pack extra = load_pack(d.unlabelled_pack);
-      auto extra_path = d.unlabelled_targets.empty() ? default_targets_path(d.unlabelled_pack) : fs::path(d.unlabelled_targets);
-      unlabelled = targets_for_pack(extra_path, extra);
-      if (unlabelled.size(1) != targets.size(1))
-        fail("teacher targets '{}' are {}-d, those of the pack are {}-d", extra_path.string(), unlabelled.size(1),
-             targets.size(1));
-      unlabelled_images_ = d.on_device ? extra.images.to(device_) : extra.images;
-      train = torch::cat({train, unlabelled});
-    }
-    torch::Tensor mean = train.mean(0);
-    targets_ = centre_targets(targets, mean).to(device_);
-    if (unlabelled.defined()) unlabelled_targets_ = centre_targets(unlabelled, mean).to(device_);
-    if (is_main())
-      fmt::print("distillation: teacher targets {} ({} x {}), mean cosine to their centre {:.3f}{}\n", path.string(),
-                 targets.size(0), targets.size(1), (train.matmul(mean) / mean.norm()).mean().item<double>(),
-                 unlabelled.defined() ? fmt::format(", {} unlabelled faces from {}", unlabelled.size(0), d.unlabelled_pack)
-                                      : "");
-  } catch (const Error& err) {
-    fail("distillation (loss.distill.weight {}): {}", config_.loss.distill.weight, err.what());
-  }
-}
-
-// ---- margin softmax ---------------------------------------------------------------------------
-
-// Every training identity gets a class (in label order); held-out identities get none (-1), so
-// validation never sees a centre fitted to its own images.
-void Trainer::make_class_centres(const std::vector<int64_t>& train_images) {
-  const auto* labels = pack_.labels.data_ptr<int64_t>();
-  std::vector<int64_t> class_of(pack_.identities.size(), -1);
-  for (auto i : train_images) class_of[labels[i]] = 0;
-  int64_t classes = 0;
-  for (auto& c : class_of)
-    if (c == 0) c = classes++;
-  class_of_label_ = torch::tensor(class_of, torch::kLong).to(device_);
-  const bool prototype = config_.loss.softmax.centres == "prototype";
-  class_centres_ = prototype ? initial_prototype_centres(classes, config_.model.embedding_dim, device_)
-                             : initial_class_centres(classes, config_.model.embedding_dim, device_);
-  if (is_main())
-    fmt::print("{}: {} class centres (training identities) x {}, {}\n", config_.loss.name, classes,
-               config_.model.embedding_dim, prototype ? "running class means" : "learned");
-}
-
-// ---- LFW View 1 ----------------------------------------------------------------------------
-
-void Trainer::load_lfw_view1() {
-  const auto& e = config_.evaluation;
-  try {
-    PairList list = read_pair_list(e.lfw_pairs);
-    if (list.folds > 1)
-      fail("'{}' is LFW View 2 ({} folds, as pairs.txt): View 2 is for final reports only (`evaluate`), never "
-           "for model selection; use View 1's pairsDevTest.txt",
-           e.lfw_pairs, list.folds);
-    int64_t n_same = 0;
-    for (const auto& p : list.pairs) n_same += p.same;
-    int64_t fewest = std::min<int64_t>(n_same, static_cast<int64_t>(list.pairs.size()) - n_same);
-    if (fewest < 2) fail("'{}' needs at least 2 matched and 2 mismatched pairs to score", e.lfw_pairs);
-    fmt::print("loading LFW pack '{}'\n", e.lfw_pack);
-    Pack lfw = load_pack(e.lfw_pack);
-    // Ten folds in file order, as evaluate scores View 1; fewer for a tiny list.
-    lfw_ = std::make_unique<PackedPairs>(
-        resolve_pairs_in_pack(std::move(list), lfw, e.lfw_pack, static_cast<int>(std::min<int64_t>(10, fewest))));
-  } catch (const Error& err) {
-    fail("LFW View 1 evaluation (evaluation.lfw_pack, evaluation.lfw_pairs): {}", err.what());
-  }
-}
-
-void Trainer::evaluate_lfw_view1(EvaluationResult& r) {
-  auto embeddings = l2_normalise(embed(lfw_->images, torch::arange(lfw_->images.size(0))));
-  auto distances = pair_distances(embeddings, lfw_->rows, DistanceKind::squared_l2);
-  auto m = verification_metrics(distances, lfw_->same, lfw_->folds);
-  r.lfw_accuracy = m.accuracy_mean;
-  r.lfw_auc = m.auc;
-  r.lfw_pairs = static_cast<int64_t>(distances.size());
 }
 
 }  // namespace face

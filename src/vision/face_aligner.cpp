@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "util/error.h"
+#include "vision/face_alignment_steps.h"
 
 namespace face {
 
@@ -45,16 +46,6 @@ constexpr double kFallbackSide = 0.36, kFallbackShiftY = 0.07;
 // each side); other paddings scale the side by (1 + 2 padding) / 1.5.
 constexpr double kChipFallbackSide = 0.50, kChipFallbackShiftY = 0.03;
 
-// Detection runs on at most this many pixels (after upsampling); larger images are scaled down
-// for detection only, so a 60-megapixel photo does not need gigabytes of HOG features.
-constexpr double kMaxDetectionPixels = 4096.0 * 4096.0;
-
-cv::Mat warp(const cv::Mat& rgb, const cv::Mat& affine, int size) {
-  cv::Mat out;
-  cv::warpAffine(rgb, out, affine, cv::Size(size, size), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
-  return out;
-}
-
 cv::Mat centre_crop(const cv::Mat& rgb, const AlignOptions& o) {
   const int size = o.size;
   const bool chip = o.templ == AlignTemplate::dlib_chip;
@@ -64,7 +55,7 @@ cv::Mat centre_crop(const cv::Mat& rgb, const AlignOptions& o) {
   double scale = size / side;
   // Maps the crop square onto [0, size)^2 (pixel centres: half-pixel offsets cancel out).
   cv::Mat affine = (cv::Mat_<double>(2, 3) << scale, 0, size / 2.0 - scale * cx, 0, scale, size / 2.0 - scale * cy);
-  return warp(rgb, affine, size);
+  return alignment_steps::warp(rgb, affine, size);
 }
 
 }  // namespace
@@ -163,21 +154,8 @@ struct FaceAligner::Models {
 };
 
 FaceAligner::FaceAligner(const AlignOptions& options) : options_(options), models_(std::make_unique<Models>()) {
-  if (options_.size < 8 || options_.size > 4096) fail("alignment size {} is outside 8..4096", options_.size);
-  if (options_.upsample < 0 || options_.upsample > 4) fail("detector upsampling {} is outside 0..4", options_.upsample);
-  if (!(options_.chip_padding >= 0 && options_.chip_padding <= 2))
-    fail("chip padding {} is outside 0..2", options_.chip_padding);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(options_.predictor, ec))
-    fail("landmark predictor '{}' not found (Debian: apt-get install libdlib-data)", options_.predictor);
-  try {
-    dlib::deserialize(options_.predictor) >> models_->predictor;
-  } catch (const std::exception& e) {
-    fail("landmark predictor '{}' cannot be loaded: {}", options_.predictor, e.what());
-  }
-  if (models_->predictor.num_parts() != 68)
-    fail("landmark predictor '{}' has {} landmarks, alignment needs the 68-point model", options_.predictor,
-         models_->predictor.num_parts());
+  alignment_steps::check_options(options_);
+  models_->predictor = alignment_steps::load_predictor(options_.predictor);
 }
 
 FaceAligner::~FaceAligner() = default;
@@ -192,73 +170,19 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
     return result;
   }
   cv::Mat image = rgb.isContinuous() ? rgb : rgb.clone();
-  dlib::cv_image<dlib::rgb_pixel> source(image);
-
-  // Detection, on an upsampled (or, for huge inputs, downscaled) copy; boxes come back in source pixels.
-  double factor = std::pow(2.0, options_.upsample);
-  double pixels = double(image.cols) * image.rows * factor * factor;
-  double shrink = pixels > kMaxDetectionPixels ? std::sqrt(kMaxDetectionPixels / pixels) : 1.0;
-  dlib::array2d<dlib::rgb_pixel> scan;
-  if (shrink < 1.0) {
-    cv::Mat small;
-    cv::resize(image, small, cv::Size(), shrink, shrink, cv::INTER_AREA);
-    dlib::assign_image(scan, dlib::cv_image<dlib::rgb_pixel>(small));
-  } else {
-    dlib::assign_image(scan, source);
-  }
-  for (int i = 0; i < options_.upsample; ++i) dlib::pyramid_up(scan);
-  double to_source = 1.0 / (factor * shrink);
-  std::vector<dlib::rect_detection> detections;
-  models_->detector(scan, detections);
+  std::vector<alignment_steps::Detection> detections =
+      alignment_steps::detect_faces(models_->detector, image, options_.upsample);
   result.faces_found = static_cast<int>(detections.size());
 
-  const dlib::rect_detection* chosen = nullptr;
+  const alignment_steps::Detection* chosen = nullptr;
   double best = 0;
   cv::Point2d centre(image.cols / 2.0, image.rows / 2.0);
   for (const auto& d : detections) {
-    const auto& r = d.rect;
-    double value;
-    if (options_.pick == FacePick::largest) {
-      value = -double(r.width()) * r.height();
-    } else {
-      cv::Point2d c((r.left() + r.right()) / 2.0 * to_source, (r.top() + r.bottom()) / 2.0 * to_source);
-      value = cv::norm(c - centre);
-    }
+    double value = options_.pick == FacePick::largest ? -d.area : cv::norm(d.centre - centre);
     if (!chosen || value < best) chosen = &d, best = value;
   }
-
-  if (chosen) {
-    const auto& r = chosen->rect;
-    dlib::rectangle box(std::lround(r.left() * to_source), std::lround(r.top() * to_source),
-                        std::lround(r.right() * to_source), std::lround(r.bottom() * to_source));
-    dlib::full_object_detection shape = models_->predictor(source, box);
-    auto indices = landmark_indices(options_.landmarks);
-    std::array<cv::Point2f, 3> from;
-    for (int i = 0; i < 3; ++i)
-      from[i] = cv::Point2f(static_cast<float>(shape.part(indices[i]).x()), static_cast<float>(shape.part(indices[i]).y()));
-    result.detector_score = chosen->detection_confidence;
-    result.box = cv::Rect(static_cast<int>(box.left()), static_cast<int>(box.top()), static_cast<int>(box.width()),
-                          static_cast<int>(box.height()));
-    result.landmarks.assign(from.begin(), from.end());
-    // Three (nearly) collinear landmarks define no affine map: treat as no usable face.
-    double area = (from[1] - from[0]).cross(from[2] - from[0]);
-    if (std::abs(area) >= 1.0 && options_.templ == AlignTemplate::dlib_chip) {
-      dlib::array2d<dlib::rgb_pixel> chip;
-      dlib::extract_image_chip(source, dlib::get_face_chip_details(shape, options_.size, options_.chip_padding), chip);
-      result.face = dlib::toMat(chip).clone();  // rgb_pixel is r, g, b: already RGB
-      result.status = AlignStatus::aligned;
-      return result;
-    }
-    if (std::abs(area) >= 1.0) {
-      auto to = template_points(options_.landmarks, options_.size);
-      result.face = warp(image, cv::getAffineTransform(from.data(), to.data()), options_.size);
-      result.status = AlignStatus::aligned;
-      return result;
-    }
-    result.reason = "degenerate landmarks (collinear)";
-  } else {
-    result.reason = "no face detected";
-  }
+  if (chosen && alignment_steps::align_detection(models_->predictor, image, *chosen, options_, result)) return result;
+  if (!chosen) result.reason = "no face detected";
   if (options_.no_face == NoFace::centre_crop) {
     result.face = centre_crop(image, options_);
     result.status = AlignStatus::fallback;

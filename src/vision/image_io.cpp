@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <climits>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "data/image_folder.h"
 #include "util/atomic_file.h"
@@ -31,12 +34,109 @@ uint32_t little_endian(const std::string& b, size_t at, int bytes) {
 }
 }  // namespace
 
+namespace {
+
+// A TIFF structure (a .tif file, or the EXIF block inside a JPEG): byte order, then the first
+// image file directory's entries. `tiff` starts at the "II*\0" / "MM\0*" header.
+struct TiffReader {
+  std::string_view tiff;
+  bool little = true;
+
+  uint32_t number(size_t at, int bytes) const {
+    if (at + static_cast<size_t>(bytes) > tiff.size()) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      unsigned char c = static_cast<unsigned char>(tiff[at + (little ? bytes - 1 - i : i)]);
+      v = (v << 8) | c;
+    }
+    return v;
+  }
+  static std::optional<TiffReader> open(std::string_view bytes) {
+    if (bytes.size() < 8) return std::nullopt;
+    TiffReader r{bytes};
+    if (bytes.compare(0, 4, std::string_view("II*\0", 4)) == 0) r.little = true;
+    else if (bytes.compare(0, 4, std::string_view("MM\0*", 4)) == 0) r.little = false;
+    else return std::nullopt;  // BigTIFF ("II+") among others: not read
+    return r;
+  }
+  // The value of a SHORT or LONG tag in the first directory; nullopt when absent.
+  std::optional<uint32_t> tag(uint16_t wanted) const {
+    const size_t ifd = number(4, 4);
+    const uint32_t entries = number(ifd, 2);
+    for (uint32_t i = 0; i < entries && i < 1000; ++i) {
+      const size_t at = ifd + 2 + 12 * static_cast<size_t>(i);
+      if (at + 12 > tiff.size()) return std::nullopt;
+      if (number(at, 2) != wanted) continue;
+      const uint32_t type = number(at + 2, 2);
+      if (type == 3) return number(at + 8, 2);  // SHORT, left-justified in the value field
+      if (type == 4) return number(at + 8, 4);  // LONG
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+};
+
+// The EXIF block of a JPEG (the APP1 segment that starts "Exif\0\0"), as a TIFF; empty if none.
+std::string_view jpeg_exif(const std::string& b) {
+  size_t i = 2;
+  while (i + 4 <= b.size() && static_cast<unsigned char>(b[i]) == 0xFF) {
+    unsigned marker = static_cast<unsigned char>(b[i + 1]);
+    if (marker == 0xDA || marker == 0xD9) break;  // the scan: no more header segments
+    if (marker == 0xFF) { ++i; continue; }
+    size_t length = big_endian(b, i + 2, 2);
+    if (marker == 0xE1 && length >= 8 && i + 2 + length <= b.size() && b.compare(i + 4, 6, std::string("Exif\0\0", 6)) == 0)
+      return std::string_view(b).substr(i + 10, length - 8);
+    i += 2 + length;
+  }
+  return {};
+}
+
+bool is_jpeg(const std::string& b) {
+  return b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8 &&
+         static_cast<unsigned char>(b[2]) == 0xFF;
+}
+
+}  // namespace
+
+int exif_orientation(const std::string& bytes) {
+  std::optional<TiffReader> tiff = TiffReader::open(is_jpeg(bytes) ? jpeg_exif(bytes) : std::string_view(bytes));
+  if (!tiff) return 1;
+  uint32_t v = tiff->tag(0x0112).value_or(1);
+  return v >= 1 && v <= 8 ? static_cast<int>(v) : 1;
+}
+
+cv::Mat apply_orientation(const cv::Mat& image, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2: cv::flip(image, out, 1); break;                                   // mirrored
+    case 3: cv::rotate(image, out, cv::ROTATE_180); break;                    // upside down
+    case 4: cv::flip(image, out, 0); break;                                   // mirrored upside down
+    case 5: cv::transpose(image, out); break;                                 // mirrored, on its side
+    case 6: cv::rotate(image, out, cv::ROTATE_90_CLOCKWISE); break;           // a phone held upright
+    case 7: cv::transpose(image, out); cv::flip(out, out, -1); break;         // mirrored, on its other side
+    case 8: cv::rotate(image, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    default: out = image;
+  }
+  return out;
+}
+
 cv::Size probe_image_size(const std::string& b) {
   if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0)
     return {static_cast<int>(big_endian(b, 16, 4)), static_cast<int>(big_endian(b, 20, 4))};
   if (b.size() >= 26 && b.compare(0, 2, "BM") == 0) {
+    if (little_endian(b, 14, 4) == 12)  // an OS/2 BITMAPCOREHEADER: 16-bit sizes
+      return {static_cast<int>(little_endian(b, 18, 2)), static_cast<int>(little_endian(b, 20, 2))};
     int32_t w = static_cast<int32_t>(little_endian(b, 18, 4)), h = static_cast<int32_t>(little_endian(b, 22, 4));
-    return {std::abs(w), std::abs(h)};
+    // std::abs of INT32_MIN is undefined: such a header is a bomb either way
+    auto side = [](int32_t v) { return v == INT32_MIN ? INT32_MAX : std::abs(v); };
+    return {side(w), side(h)};
+  }
+  if (std::optional<TiffReader> tiff = TiffReader::open(b)) {
+    // ImageWidth and ImageLength of the first image (the one OpenCV decodes).
+    auto w = tiff->tag(256), h = tiff->tag(257);
+    if (!w || !h) return {0, 0};
+    auto side = [](uint32_t v) { return static_cast<int>(std::min<uint32_t>(v, INT32_MAX)); };
+    return {side(*w), side(*h)};
   }
   if (b.size() >= 10 && (b.compare(0, 6, "GIF87a") == 0 || b.compare(0, 6, "GIF89a") == 0))
     return {static_cast<int>(little_endian(b, 6, 2)), static_cast<int>(little_endian(b, 8, 2))};
@@ -121,11 +221,14 @@ RgbImage decode_rgb(const std::string& bytes, const std::string& name, const Ima
   // stderr), which would silently put damaged faces into a data set: refuse it instead.
   std::string truncated = truncation_problem(bytes);
   if (!truncated.empty()) fail("image '{}': {}", name, truncated);
+  // Only formats whose size is read here are decoded: any other (PNM, JPEG 2000, OpenEXR, ...)
+  // would be decoded in full before its size could be checked, a bomb included.
+  if (size.area() <= 0)
+    fail("image '{}': not an image, or not in a format this program reads (JPEG, PNG, BMP, WebP, TIFF)", name);
   cv::Mat raw;
   // JPEGs through libjpeg directly, so corrupt data is an error (jpeg_decoder.h), not a grey patch;
   // CMYK and other rare JPEG colour spaces, and every other format, through OpenCV.
-  const bool jpeg = bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-                    static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
+  const bool jpeg = is_jpeg(bytes);
   try {
     if (jpeg) raw = decode_jpeg_strict(bytes, name);
     if (raw.empty())
@@ -135,6 +238,8 @@ RgbImage decode_rgb(const std::string& bytes, const std::string& name, const Ima
     fail("image '{}': cannot be decoded: {}", name, e.what());
   }
   if (raw.empty()) fail("image '{}': not an image or corrupt", name);
+  // Upright as every viewer shows it: phones store the sensor's pixels and an EXIF orientation.
+  raw = apply_orientation(raw, exif_orientation(bytes));
   if (static_cast<int64_t>(raw.cols) * raw.rows > options.max_pixels)
     fail("image '{}': {}x{} pixels exceeds the cap of {}", name, raw.cols, raw.rows, options.max_pixels);
 

@@ -3,7 +3,8 @@
 // Whatever the file holds (grayscale, RGBA, 16-bit PNG), a successful read returns 8-bit,
 // 3-channel RGB. Failures throw face::Error naming the file and the reason: missing, a
 // directory, unreadable, empty, not an image, corrupt, or larger than the pixel cap (checked
-// from the header before decoding, so a decompression bomb is refused cheaply).
+// from the header before decoding, so a decompression bomb is refused cheaply). An EXIF
+// orientation is applied: the pixels come out upright, as a photo viewer shows them.
 #pragma once
 #include <opencv2/core.hpp>
 #include <torch/types.h>
@@ -30,8 +31,17 @@ RgbImage read_rgb(const std::filesystem::path& path, const ImageReadOptions& opt
 // nothing is written to a temporary file; `name` stands for the path in every message.
 RgbImage decode_rgb(const std::string& bytes, const std::string& name, const ImageReadOptions& options = {});
 
-// Width and height from the file header alone (PNG, JPEG, BMP, WebP, GIF); {0, 0} if unknown.
+// Width and height from the file header alone (PNG, JPEG, BMP, WebP, TIFF, GIF); {0, 0} if
+// unknown. decode_rgb decodes nothing whose size this does not read, so the pixel cap holds for
+// every format it accepts.
 cv::Size probe_image_size(const std::string& bytes);
+
+// The EXIF orientation (1..8; 1 = as stored) of a JPEG's EXIF block or a TIFF's first
+// directory; 1 when there is none or it is out of range. decode_rgb applies it.
+int exif_orientation(const std::string& bytes);
+// `image` turned upright for `orientation` (EXIF's numbering: 3 = 180 degrees, 6 = stored turned
+// a quarter anticlockwise, ...); the image itself for 1 or unknown values.
+cv::Mat apply_orientation(const cv::Mat& image, int orientation);
 
 // True for the extensions treated as images: jpg, jpeg, png, bmp, webp (any case); the same
 // rule as data/image_folder.h's has_image_file_extension, which the core (no OpenCV) uses.

@@ -2,9 +2,6 @@
 #include <torch/torch.h>
 
 #include "data/augment.h"
-#include "data/identity_split.h"
-
-#include <set>
 
 using namespace face;
 
@@ -55,31 +52,34 @@ TEST(Augment, SameSeedSameResultAndRangeKept) {
   EXPECT_FALSE(torch::equal(a, x));
 }
 
-TEST(IdentitySplit, DisjointDeterministicAndStableUnderReordering) {
-  std::vector<std::string> names;
-  std::vector<int64_t> labels;
-  for (int id = 0; id < 200; ++id) {
-    names.push_back("person_" + std::to_string(id));
-    for (int j = 0; j < 3; ++j) labels.push_back(id);
-  }
-  auto s = split_by_identity(labels, names, 0.2, 42);
-  EXPECT_EQ(s.train.size() + s.validation.size(), labels.size());
-  std::set<int64_t> train_ids, val_ids;
-  for (auto i : s.train) train_ids.insert(labels[i]);
-  for (auto i : s.validation) val_ids.insert(labels[i]);
-  for (auto id : val_ids) EXPECT_EQ(train_ids.count(id), 0u);
-  EXPECT_GT(val_ids.size(), 20u);
-  EXPECT_LT(val_ids.size(), 60u);
-  EXPECT_EQ(split_by_identity(labels, names, 0.2, 42).validation, s.validation);
-  EXPECT_NE(split_by_identity(labels, names, 0.2, 43).validation, s.validation);
+// Brightness adds one offset per image, drawn from U(-b, b): every pixel of an image moves by
+// the same amount, no offset exceeds b, and over many images they reach near both ends.
+TEST(Augment, BrightnessShiftsEachImageByOneOffsetWithinItsMagnitude) {
+  torch::manual_seed(3);
+  const double b = 0.2;
+  auto x = torch::full({256, 3, 4, 4}, 0.5);  // mid-grey: no offset is clamped
+  auto offsets = augment(x, {false, 0, b, 0}) - x;
+  auto per_image = offsets.amax({1, 2, 3});
+  EXPECT_TRUE(torch::allclose(per_image, offsets.amin({1, 2, 3}), 0, 1e-6)) << "one offset per image";
+  EXPECT_LE(per_image.abs().max().item<double>(), b + 1e-6);
+  EXPECT_GT(per_image.max().item<double>(), 0.9 * b);
+  EXPECT_LT(per_image.min().item<double>(), -0.9 * b);
+}
 
-  // Reversed identity order: the same names land on the same side.
-  std::vector<std::string> reversed(names.rbegin(), names.rend());
-  std::vector<int64_t> relabelled;
-  for (auto l : labels) relabelled.push_back(199 - l);
-  auto r = split_by_identity(relabelled, reversed, 0.2, 42);
-  std::set<std::string> a, b;
-  for (auto i : s.validation) a.insert(names[labels[i]]);
-  for (auto i : r.validation) b.insert(reversed[relabelled[i]]);
-  EXPECT_EQ(a, b);
+// Contrast scales each image about its mean by one factor 1 + U(-c, c): the mean stays, the
+// deviations scale together, and the factors fill [1 - c, 1 + c].
+TEST(Augment, ContrastScalesEachImageAboutItsMeanWithinItsMagnitude) {
+  torch::manual_seed(4);
+  const double c = 0.3;
+  auto x = torch::rand({256, 3, 6, 6}) * 0.4 + 0.3;  // in [0.3, 0.7]: 1.3x about the mean stays in [0, 1]
+  auto y = augment(x, {false, 0, 0, c});
+  auto mean = x.mean({1, 2, 3}, true);
+  EXPECT_TRUE(torch::allclose(y.mean({1, 2, 3}, true), mean, 0, 1e-5)) << "the mean is kept";
+  auto deviation = x - mean;
+  auto factor = (y - mean).mul(deviation).sum({1, 2, 3}) / deviation.pow(2).sum({1, 2, 3});  // least squares
+  EXPECT_TRUE(torch::allclose(y - mean, deviation * factor.view({-1, 1, 1, 1}), 0, 1e-5)) << "one factor per image";
+  EXPECT_GE(factor.min().item<double>(), 1 - c - 1e-5);
+  EXPECT_LE(factor.max().item<double>(), 1 + c + 1e-5);
+  EXPECT_LT(factor.min().item<double>(), 1 - 0.9 * c);
+  EXPECT_GT(factor.max().item<double>(), 1 + 0.9 * c);
 }

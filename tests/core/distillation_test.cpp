@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "model/dlib_resnet.h"
 #include "model/model_file.h"
 #include "test_support.h"
 #include "train/distillation_loss.h"
@@ -16,6 +15,7 @@ namespace fs = std::filesystem;
 using face::test::field;
 using face::test::lines_of;
 using face::test::pack_file;
+using face::test::ProjectionTeacher;
 using face::test::smoke;
 using face::test::TempDir;
 
@@ -27,28 +27,6 @@ torch::Tensor unit(std::vector<std::vector<float>> rows) {
   auto m = torch::stack(t);
   return m / m.norm(2, 1, true);
 }
-
-// A stand-in teacher: a fixed random projection of the pixels, so targets carry identity signal.
-class ProjectionTeacher : public face::Embedder {
- public:
-  explicit ProjectionTeacher(int64_t size = 96) : size_(size) {
-    projection_ = torch::randn({3 * size * size, 16}, torch::Generator(at::make_generator<at::CPUGeneratorImpl>(3)));
-  }
-  torch::Tensor embed(const torch::Tensor& images) override {
-    ++calls;
-    auto x = images.to(torch::kFloat32).flatten(1).matmul(projection_);
-    return x / x.norm(2, 1, true);
-  }
-  int64_t embedding_dim() const override { return 16; }
-  int64_t input_size() const override { return size_; }
-  std::string fingerprint() const override { return "projection"; }
-  std::string description() const override { return "projection teacher"; }
-  int calls = 0;
-
- private:
-  int64_t size_;
-  torch::Tensor projection_;
-};
 
 }  // namespace
 
@@ -178,24 +156,4 @@ TEST(TrainerDistillation, MissingOrForeignTargetsStopTheRunNamingTheFile) {
   }
   EXPECT_THROW(smoke(runs.path, {"loss.distill.weight=0", "loss.triplet_weight=0"}), face::Error);
   EXPECT_THROW(smoke(runs.path, {"data.unlabelled_per_batch=4"}), face::Error);  // no unlabelled pack
-}
-
-TEST(DlibResNet, ShapesZeroExtendedAddAndUnitOutput) {
-  auto a = torch::ones({1, 2, 3, 3}), b = torch::full({1, 1, 4, 4}, 2.0);
-  auto sum = face::add_zero_extended(a, b);
-  ASSERT_EQ(sum.sizes(), (std::vector<int64_t>{1, 2, 4, 4}));
-  EXPECT_EQ(sum[0][0][0][0].item<float>(), 3);   // both
-  EXPECT_EQ(sum[0][0][3][3].item<float>(), 2);   // b only (a ends at 3x3)
-  EXPECT_EQ(sum[0][1][0][0].item<float>(), 1);   // a only (b has one channel)
-  EXPECT_EQ(sum[0][1][3][3].item<float>(), 0);   // neither
-  face::DlibResNet net;
-  net->eval();
-  torch::NoGradGuard no_grad;
-  auto out = net->forward(torch::rand({2, 3, 150, 150}));
-  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{2, 128}));
-  EXPECT_NEAR(out.norm(2, 1).min().item<double>(), 1.0, 1e-5);
-  // 29 convolutions (the "29-layer" ResNet) and 28 + 1 affine layers, in forward order.
-  auto layers = net->layers();
-  EXPECT_EQ(layers.convs.size(), 29u);
-  EXPECT_EQ(layers.affines.size(), 29u);
 }

@@ -255,7 +255,7 @@ std::pair<torch::Tensor, torch::Tensor> global_batch(int step) {
 
 torch::Tensor batch_all_loss(const torch::Tensor& embeddings, const torch::Tensor& labels) {
   auto d = face::squared_distances(embeddings);
-  auto mask = face::mine_triplets(d.detach(), labels, {"batch_all", "hardest", 0.2});
+  auto mask = face::mine_triplets(d.detach(), labels, {face::MiningStrategy::batch_all, face::MiningFallback::hardest, 0.2});
   return face::triplet_loss_from_distances(d, mask, {0.2, /*average_over_active=*/true});
 }
 

@@ -12,6 +12,7 @@
 #include "test_support.h"
 #include "train/checkpoint.h"
 #include "train/margin_softmax_loss.h"
+#include "train/teacher_targets.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "trainer_fixture.h"
@@ -263,6 +264,73 @@ TEST(TrainerMarginSoftmax, PrototypeCentresResumeExactly) {
   ASSERT_EQ(train.size(), 6u);
   EXPECT_TRUE(std::isfinite(field(train.back(), "softmax_loss")));
   EXPECT_GT(field(train.back(), "embedding_spread"), 0.05);  // no collapse onto the centres
+}
+
+TEST(MarginSoftmaxLoss, TeacherCentresAreTheNormalisedClassMeansOfTheTeachersRows) {
+  auto rows = torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}, {1.0f, 0.0f}});
+  auto centres = face::teacher_class_centres(rows, torch::tensor({0, 0, 1}, torch::kLong), 2);
+  const float h = std::sqrt(0.5f);
+  EXPECT_TRUE(torch::allclose(centres, torch::tensor({{h, h}, {1.0f, 0.0f}}), 1e-6, 1e-6)) << centres;
+  EXPECT_FALSE(centres.requires_grad());
+}
+
+// Mean of `name` over the first and the last `n` lines.
+std::pair<double, double> early_and_late(const std::vector<std::string>& lines, const std::string& name, size_t n) {
+  double early = 0, late = 0;
+  for (size_t i = 0; i < n; ++i) early += field(lines[i], name), late += field(lines[lines.size() - 1 - i], name);
+  return {early / n, late / n};
+}
+
+// The weak check above (ranges only) would pass a run that learns nothing: here CosFace with
+// learned centres must bring the faces closer to their class centres on the synthetic pack.
+TEST(TrainerMarginSoftmax, CosFaceLearnsOnASmallPack) {
+  TempDir runs;
+  auto config = smoke(runs.path, {"run.name=learn", "loss.name=cosface", "loss.softmax.scale=16", "length.steps=40",
+                                  "checkpoint.every_steps=0"});
+  face::Trainer trainer(config, face::load_pack(pack_file()));
+  ASSERT_EQ(trainer.train(), face::Trainer::Outcome::finished);
+  auto train = lines_of(runs.path / "learn" / "metrics.jsonl", "train");
+  ASSERT_EQ(train.size(), 40u);
+  auto [early, late] = early_and_late(train, "softmax_loss", 8);
+  EXPECT_LT(late, early * 0.9) << "softmax loss " << early << " -> " << late;
+  auto [cos_early, cos_late] = early_and_late(train, "target_cosine", 8);
+  EXPECT_GT(cos_late, cos_early + 0.05) << "target cosine " << cos_early << " -> " << cos_late;
+}
+
+// Teacher centres (loss.softmax.centres: teacher): unit rows, one per training identity, not
+// trained (the same in every checkpoint), and the student moves toward them.
+TEST(TrainerMarginSoftmax, TeacherCentresStayFixedAndTheStudentMovesTowardThem) {
+  TempDir runs;
+  face::test::ProjectionTeacher teacher;
+  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
+  auto config = smoke(runs.path, {"run.name=teacher", "loss.name=cosface", "loss.softmax.centres=teacher",
+                                  "loss.softmax.scale=16", "model.embedding_dim=16", "length.steps=30",
+                                  "checkpoint.every_steps=10", "checkpoint.keep_last=5"});
+  face::Trainer trainer(config, face::load_pack(pack_file()));
+  ASSERT_EQ(trainer.train(), face::Trainer::Outcome::finished);
+  torch::Tensor first, last;
+  torch::serialize::InputArchive a, b;
+  a.load_from((runs.path / "teacher" / face::checkpoint_name(10)).string());
+  b.load_from((runs.path / "teacher" / face::checkpoint_name(30)).string());
+  ASSERT_TRUE(a.try_read("class_centres", first));
+  ASSERT_TRUE(b.try_read("class_centres", last));
+  EXPECT_TRUE(torch::equal(first, last));
+  EXPECT_EQ(first.size(1), 16);
+  EXPECT_TRUE(torch::allclose(first.norm(2, 1), torch::ones({first.size(0)}), 1e-5, 1e-5));
+  auto train = lines_of(runs.path / "teacher" / "metrics.jsonl", "train");
+  ASSERT_EQ(train.size(), 30u);
+  auto [early, late] = early_and_late(train, "target_cosine", 6);
+  EXPECT_GT(late, early + 0.05) << "target cosine " << early << " -> " << late;
+  // Without teacher targets the run stops at once and says what it needs.
+  auto missing = runs / "none.teacher";
+  try {
+    face::Trainer t(smoke(runs.path, {"run.name=x", "loss.name=arcface", "loss.softmax.centres=teacher",
+                                      "data.teacher_targets=" + missing.string()}),
+                    face::load_pack(pack_file()));
+    FAIL() << "teacher centres without targets were accepted";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();
+  }
 }
 
 TEST(TrainerMarginSoftmax, ConfigChecksTheLossAndItsRanges) {

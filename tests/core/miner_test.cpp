@@ -5,6 +5,9 @@
 #include "train/miner.h"
 #include "train/triplet_loss.h"
 
+using face::MiningFallback;
+using face::MiningStrategy;
+
 namespace {
 
 struct Batch {
@@ -43,7 +46,7 @@ TEST(Miner, SemihardPicksSatisfyTheBandOnePerPair) {
   for (uint64_t seed : {1, 2, 3}) {
     auto b = crafted(seed);
     auto d = b.d.accessor<float, 2>();
-    auto mask = face::mine_triplets(b.d, b.labels, {"semihard", "hardest", alpha});
+    auto mask = face::mine_triplets(b.d, b.labels, {MiningStrategy::semihard, MiningFallback::hardest, alpha});
     for (int64_t a = 0; a < b.b; ++a)
       for (int64_t p = 0; p < b.b; ++p) {
         if (p == a || b.l[p] != b.l[a]) {
@@ -67,7 +70,7 @@ TEST(Miner, SemihardPicksSatisfyTheBandOnePerPair) {
           EXPECT_LT(d[a][n], d[a][p] + alpha);
         } else {
           ++fallback_pairs;
-          EXPECT_EQ(n, nearest);  // fallback "hardest": the closest negative
+          EXPECT_EQ(n, nearest);  // fallback MiningFallback::hardest: the closest negative
         }
       }
   }
@@ -78,7 +81,7 @@ TEST(Miner, SemihardPicksSatisfyTheBandOnePerPair) {
 TEST(Miner, SemihardSkipFallbackLeavesPairsWithoutBandEmpty) {
   auto b = crafted(2);
   auto d = b.d.accessor<float, 2>();
-  auto mask = face::mine_triplets(b.d, b.labels, {"semihard", "skip", 0.5});
+  auto mask = face::mine_triplets(b.d, b.labels, {MiningStrategy::semihard, MiningFallback::skip, 0.5});
   for (auto [a, p, n] : triplets(mask)) {
     EXPECT_GT(d[a][n], d[a][p]);
     EXPECT_LT(d[a][n], d[a][p] + 0.5);
@@ -89,7 +92,7 @@ TEST(Miner, SemihardSkipFallbackLeavesPairsWithoutBandEmpty) {
 TEST(Miner, HardPicksTheExtremesPerAnchor) {
   auto b = crafted(4);
   auto d = b.d.accessor<float, 2>();
-  auto picked = triplets(face::mine_triplets(b.d, b.labels, {"hard", "hardest", 0.2}));
+  auto picked = triplets(face::mine_triplets(b.d, b.labels, {MiningStrategy::hard, MiningFallback::hardest, 0.2}));
   ASSERT_EQ(picked.size(), static_cast<size_t>(b.b));  // one triplet per anchor
   for (auto [a, p, n] : picked) {
     EXPECT_EQ(b.l[p], b.l[a]);
@@ -115,7 +118,7 @@ TEST(Miner, BatchAllCountsEveryValidTriplet) {
   for (int64_t a = 0; a < 16; ++a)
     for (int64_t p = 0; p < 16; ++p)
       for (int64_t n = 0; n < 16; ++n) expected += p != a && l[p] == l[a] && l[n] != l[a];
-  auto mask = face::mine_triplets(b.d, b.labels, {"batch_all", "hardest", 0.2});
+  auto mask = face::mine_triplets(b.d, b.labels, {MiningStrategy::batch_all, MiningFallback::hardest, 0.2});
   EXPECT_EQ(mask.sum().item<int64_t>(), expected);
   for (auto [a, p, n] : triplets(mask)) {
     EXPECT_TRUE(p != a && l[p] == l[a] && l[n] != l[a]);
@@ -125,7 +128,7 @@ TEST(Miner, BatchAllCountsEveryValidTriplet) {
 TEST(Miner, MarginPicksNegativesInsideTheMargin) {
   auto b = crafted(6);
   auto d = b.d.accessor<float, 2>();
-  auto mask = face::mine_triplets(b.d, b.labels, {"margin", "hardest", 0.3});
+  auto mask = face::mine_triplets(b.d, b.labels, {MiningStrategy::margin, MiningFallback::hardest, 0.3});
   auto picked = triplets(mask);
   EXPECT_FALSE(picked.empty());
   for (auto [a, p, n] : picked) {
@@ -138,6 +141,7 @@ TEST(Miner, MarginPicksNegativesInsideTheMargin) {
 TEST(Miner, SingleIdentityBatchHasNoTriplets) {
   auto b = crafted(7);
   auto labels = torch::zeros({16}, torch::kLong);
-  for (const char* s : {"semihard", "hard", "batch_all", "margin"})
-    EXPECT_EQ(face::mine_triplets(b.d, labels, {s, "hardest", 0.2}).sum().item<int64_t>(), 0) << s;
+  for (auto s : {MiningStrategy::semihard, MiningStrategy::hard, MiningStrategy::batch_all, MiningStrategy::margin})
+    EXPECT_EQ(face::mine_triplets(b.d, labels, {s, MiningFallback::hardest, 0.2}).sum().item<int64_t>(), 0)
+        << static_cast<int>(s);
 }

@@ -15,10 +15,17 @@ TEST(Nn4, ParameterCountsMatchOpenFace) {
   // nn4.small2: OpenFace's released nn4.small2.v1; nn4.small1: the count its definition states.
   EXPECT_EQ(count_parameters(*Nn4(Nn4Options("nn4.small2"))), 3733968);
   EXPECT_EQ(count_parameters(*Nn4(Nn4Options("nn4.small1"))), 5579520);
-  // nn4: the same stem and blocks as small1 plus 4c/4d, with strided pools (no pooling weights).
-  int64_t nn4 = count_parameters(*Nn4(Nn4Options("nn4")));
-  EXPECT_GT(nn4, 5579520);
-  EXPECT_LT(nn4, 8000000);
+  // nn4: small1's stem, blocks and widths plus the Inception blocks 4c and 4d (its pools differ
+  // only in stride, which holds no weights). Every unit is conv (weights and bias) + batch norm
+  // (scale and shift): in * out * k * k + 3 * out parameters.
+  auto unit = [](int64_t in, int64_t out, int64_t k) { return in * out * k * k + 3 * out; };
+  // 640 in: 1x1 128 -> 3x3 256, 1x1 32 -> 5x5 64, pool projection 128, plain 1x1 192 (4c) or 160 (4d).
+  int64_t block_4c = unit(640, 128, 1) + unit(128, 256, 3) + unit(640, 32, 1) + unit(32, 64, 5) + unit(640, 128, 1) +
+                     unit(640, 192, 1);
+  int64_t block_4d = unit(640, 144, 1) + unit(144, 288, 3) + unit(640, 32, 1) + unit(32, 64, 5) + unit(640, 128, 1) +
+                     unit(640, 160, 1);
+  EXPECT_EQ(count_parameters(*Nn4(Nn4Options("nn4"))), 5579520 + block_4c + block_4d);
+  EXPECT_EQ(5579520 + block_4c + block_4d, 6959088);
 }
 
 TEST(Nn4, EmbeddingSizeIsConfigurable) {

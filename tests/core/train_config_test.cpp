@@ -28,10 +28,10 @@ TEST(TrainConfig, LoadsValuesAndKeepsDefaults) {
   write_text(dir / "r.yaml", kValid);
   auto c = face::load_config(dir / "r.yaml", {"optimiser.lr=0.05", "mining.strategy=batch_all"});
   EXPECT_EQ(c.data.pack, "x.pack");
-  EXPECT_EQ(c.data.p, 8);
-  EXPECT_EQ(c.data.k, 4);  // default
+  EXPECT_EQ(c.data.sampler.p, 8);
+  EXPECT_EQ(c.data.sampler.k, 4);  // default
   EXPECT_DOUBLE_EQ(c.optimiser.lr, 0.05);
-  EXPECT_EQ(c.mining.strategy, "batch_all");
+  EXPECT_EQ(c.mining.strategy, face::MiningStrategy::batch_all);
   EXPECT_DOUBLE_EQ(c.loss.margin, 0.2);
   EXPECT_EQ(c.run.name, "r");  // from the file name
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "data/pack.h"
+#include "model/embedder.h"
 #include "test_support.h"
 #include "train/config.h"
 #include "train/trainer.h"
@@ -46,6 +47,29 @@ inline Pack synthetic_pack(int64_t identities, int64_t per_identity, uint64_t se
   pack.source_fingerprint = "synthetic";
   return pack;
 }
+
+// A stand-in teacher: a fixed random projection of the pixels, so targets carry identity signal.
+class ProjectionTeacher : public face::Embedder {
+ public:
+  explicit ProjectionTeacher(int64_t size = 96) : size_(size) {
+    projection_ = torch::randn({3 * size * size, 16}, torch::Generator(at::make_generator<at::CPUGeneratorImpl>(3)));
+  }
+  torch::Tensor embed(const torch::Tensor& images) override {
+    ++calls;
+    auto x = images.to(torch::kFloat32).flatten(1).matmul(projection_);
+    return x / x.norm(2, 1, true);
+  }
+  int64_t embedding_dim() const override { return 16; }
+  int64_t input_size() const override { return size_; }
+  std::string fingerprint() const override { return "projection"; }
+  std::string description() const override { return "projection teacher"; }
+  int calls = 0;
+
+ private:
+  int64_t size_;
+  torch::Tensor projection_;
+};
+
 
 // The training pack of the trainer tests (24 identities x 6 images), written once per process.
 inline const std::filesystem::path& pack_file() {

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "model/model_file.h"
@@ -11,6 +12,7 @@
 #include "trainer_fixture.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -149,4 +151,30 @@ TEST(Trainer, ResumeLogsEachStepOnceAndRemovesStaleTemporaries) {
   auto rows = lines_of(dir / "metrics.jsonl", "train");
   ASSERT_EQ(rows.size(), 6u);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(field(rows[i], "step"), i + 1);
+}
+
+TEST(Trainer, AFolderGivenAsThePackGetsTheRightAdvice) {
+  TempDir dir;
+  fs::create_directories(dir / "aligned");
+  auto quoted = [](const fs::path& p) { return "'" + p.string() + "'"; };
+  auto r = face::test::run_command(fmt::format("{} --config {} --set data.pack={}", face::test::tool("trainer").string(),
+                                               quoted(face::test::source_dir() / "configs/smoke.yaml"),
+                                               quoted(dir / "aligned")));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("`pack " + (dir / "aligned").string() + " FILE.pack`"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("--out"), std::string::npos) << r.output;
+}
+
+// run.json records the command as typed: the trainer escaped quotes and backslashes by hand
+// before the JSON writer escaped them again, so `a"b\c` came back as `a\"b\\c`.
+TEST(Trainer, RunJsonRecordsTheCommandLineAsTyped) {
+  face::test::TempDir runs;
+  const std::string name = R"(quote"and\backslash)";
+  auto r = face::test::run_command(fmt::format("{} {} --set 'run.name={}' --set length.steps=1 2>&1",
+                                         face::test::tool("trainer").string(), face::test::smoke_args(runs.path, {}), name));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto run = nlohmann::json::parse(face::read_file(runs / name / "run.json"));
+  const std::string command = run["command_line"];
+  EXPECT_NE(command.find("run.name=" + name), std::string::npos) << command;
+  EXPECT_EQ(command.find("\\\""), std::string::npos) << "escaped twice: " << command;
 }

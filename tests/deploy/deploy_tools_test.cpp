@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/trainer_fixture.h"
 #include "deploy/gallery/gallery.h"
 #include "deploy_fixtures.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 #include <opencv2/imgproc.hpp>
@@ -297,14 +299,4 @@ TEST(Identify, QueryWithJsonPrintsJsonOnErrorsToo) {
   auto json = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_FALSE(json.is_discarded()) << "not JSON: " << r.output;
   EXPECT_NE(json.value("error", "").find("missing.png"), std::string::npos) << r.output;
-}
-
-TEST(Trainer, AFolderGivenAsThePackGetsTheRightAdvice) {
-  test::TempDir dir;
-  std::filesystem::create_directories(dir / "aligned");
-  auto r = test::run_command(fmt::format("{} --config {} --set data.pack={}", test::tool("trainer").string(),
-                                         q(test::source_dir() / "configs/smoke.yaml"), q(dir / "aligned")));
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("`pack " + (dir / "aligned").string() + " FILE.pack`"), std::string::npos) << r.output;
-  EXPECT_EQ(r.output.find("--out"), std::string::npos) << r.output;
 }

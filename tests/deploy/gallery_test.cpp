@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "deploy/gallery/gallery.h"
+#include "deploy/gallery/person_name.h"
 #include "deploy/gallery/searcher.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -114,6 +115,40 @@ TEST(Searcher, FaissFindsWhatExactSearchFinds) {
   EXPECT_TRUE(torch::equal(a.rows, b.rows));
   EXPECT_TRUE(torch::allclose(a.distances, b.distances, 1e-4, 1e-4));
   EXPECT_TRUE(torch::equal(a.rows.select(1, 0), torch::arange(100)));  // each query's own row
+}
+
+// Issue 26, item 8: a name that is not UTF-8 was stored, then shown as U+FFFD and could not be
+// typed back to delete it; C1 controls and direction overrides passed the ASCII-only check.
+TEST(Gallery, RefusesNamesThatAreNotUtf8OrHoldAnyControlCharacter) {
+  struct Name {
+    std::string text, problem;  // problem "": a valid name
+  };
+  const std::vector<Name> names = {
+      {"Zoë Müller 李", ""},
+      {"emoji \xF0\x9F\x98\x80", ""},
+      {"a\xC0\xAF" "b", "not valid UTF-8 (byte 2)"},       // overlong '/'
+      {"a\xED\xA0\x80" "b", "not valid UTF-8"},           // a UTF-16 surrogate
+      {"a\xF4\x90\x80\x80", "not valid UTF-8"},         // beyond U+10FFFF
+      {"cut \xE2\x82", "not valid UTF-8"},                // truncated sequence
+      {"stray \x80", "not valid UTF-8"},
+      {"a\xC2\x85" "b", "U+0085"},                         // NEL, a C1 control
+      {"a\xE2\x80\xAE" "b", "U+202E"},                     // right-to-left override
+      {"a\xE2\x80\xA8" "b", "U+2028"},                     // line separator
+      {"del\x7F", "U+007F"},
+      {"", "is empty"},
+  };
+  for (const auto& n : names) {
+    const std::string problem = person_name_problem(n.text);
+    if (n.problem.empty()) EXPECT_EQ(problem, "") << n.text;
+    else EXPECT_NE(problem.find(n.problem), std::string::npos) << "'" << n.text << "': " << problem;
+  }
+  test::TempDir dir;
+  Gallery g(dir / "g.db", model_a());
+  auto e = unit_rows(1, 4, 2);
+  EXPECT_THROW(g.enroll("a\xC0\xAF" "b", {"x.jpg"}, e), Error);
+  EXPECT_THROW(g.enroll("a\xC2\x85" "b", {"x.jpg"}, e), Error);
+  EXPECT_EQ(g.enroll("Zoë", {"x.jpg"}, e), 1);
+  EXPECT_EQ(g.list().size(), 1u);
 }
 
 TEST(Gallery, RefusesLineBreakingNamesAndKeepsARepeatedImageOnce) {

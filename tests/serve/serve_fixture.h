@@ -1,7 +1,11 @@
 // serve_fixture.h: the serve program on a free loopback port, and small HTTP helpers, for the
 // end-to-end tests of the service and its page.
 #pragma once
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -144,6 +148,93 @@ inline std::string face_png(int seed) {
   TempDir dir;
   write_face(dir / "f.png", seed);
   return slurp(dir / "f.png");
+}
+
+// serve with an exported random model (threshold 0.5), one gallery "test", tight limits.
+inline std::vector<std::string> server_args(const std::filesystem::path& gallery, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--model",          exported_model(11, 0.5).string(),
+                                   "--gallery",        "test=" + gallery.string(),
+                                   "--detectors",      "1",
+                                   "--threads",        "1",
+                                   "--workers",        "24",
+                                   "--max-request-mb", "1",
+                                   "--max-pixels",     "1000000"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// A plain TCP connection to the server, for what an HTTP client library would not send:
+// byte-at-a-time headers, lies in Content-Length, idle sockets, raw Host headers.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  // False once the server has closed the connection (or never accepted it).
+  bool send(const std::string& bytes) {
+    size_t sent = 0;
+    while (fd_ >= 0 && sent < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return fd_ >= 0;
+  }
+  // One response (headers, then Content-Length bytes of body), or what arrived before `timeout`
+  // or the connection's end; "" when nothing did.
+  std::string response(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      size_t end = buffer_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        std::smatch m;
+        std::string head = buffer_.substr(0, end);
+        size_t length = 0;
+        if (std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: *([0-9]+)"))) length = std::stoul(m[1].str());
+        if (buffer_.size() >= end + 4 + length) {
+          std::string out = buffer_.substr(0, end + 4 + length);
+          buffer_.erase(0, out.size());
+          return out;
+        }
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || fd_ < 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char chunk[65536];
+      ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) break;
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+    std::string out;
+    out.swap(buffer_);
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// The status of a raw response ("HTTP/1.1 413 ..." -> 413), 0 when there is none.
+inline int raw_status(const std::string& response) {
+  std::smatch m;
+  return std::regex_search(response, m, std::regex("^HTTP/1\\.[01] ([0-9]{3})")) ? std::stoi(m[1].str()) : 0;
 }
 
 }  // namespace face::test

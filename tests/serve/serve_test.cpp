@@ -24,18 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-// serve with an exported random model (threshold 0.5), one gallery "test", tight limits.
-std::vector<std::string> server_args(const fs::path& gallery, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--model",          test::exported_model(11, 0.5).string(),
-                                   "--gallery",        "test=" + gallery.string(),
-                                   "--detectors",      "1",
-                                   "--threads",        "1",
-                                   "--workers",        "24",
-                                   "--max-request-mb", "1",
-                                   "--max-pixels",     "1000000"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
-}
+using test::server_args;
 
 const std::string kAligned = "?aligned=true";
 

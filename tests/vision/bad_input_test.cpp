@@ -153,6 +153,89 @@ TEST(BadInput, DecompressionBombIsRefusedFromTheHeader) {
   }
 }
 
+// Issue 26, item 4: a format whose size the pre-check did not read (a TIFF) was decoded in full
+// before the cap was applied; any other format is refused before decoding.
+TEST(BadInput, EveryDecodedFormatHasItsSizeCheckedFromTheHeader) {
+  test::TempDir dir;
+  // TIFF, big- and little-endian, within and over a cap. "decompression bomb?" is said by the
+  // header check only: the check after decoding says "exceeds the cap" alone.
+  std::string tiff = encode(noise(120, 100, CV_8UC3), ".tiff");
+  test::write_text(dir / "big.tiff", tiff);
+  EXPECT_EQ(probe_image_size(tiff), cv::Size(100, 120));
+  expect_refused(dir / "big.tiff", "(decompression bomb?)", ImageReadOptions{100 * 119});
+  EXPECT_EQ(read_rgb(dir / "big.tiff", ImageReadOptions{100 * 120}).rgb.size(), cv::Size(100, 120));
+  // A big-endian TIFF header built here: 20000 x 20000 pixels in 34 bytes.
+  std::string be("MM\0*\0\0\0\x08\0\x02", 10);
+  auto entry = [](uint16_t tag, uint32_t value) {
+    std::string e(12, '\0');
+    e[0] = static_cast<char>(tag >> 8), e[1] = static_cast<char>(tag & 0xff), e[3] = 4, e[7] = 1;  // LONG, count 1
+    for (int b = 0; b < 4; ++b) e[8 + b] = static_cast<char>((value >> (24 - 8 * b)) & 0xff);
+    return e;
+  };
+  be += entry(256, 20000) + entry(257, 20000) + std::string(4, '\0');
+  test::write_text(dir / "bomb.tif", be);
+  EXPECT_EQ(probe_image_size(be), cv::Size(20000, 20000));
+  expect_refused(dir / "bomb.tif", "(decompression bomb?)");
+  // Formats whose header is not read here are not decoded at all.
+  test::write_text(dir / "bomb.pgm", "P5\n20000 20000\n255\n" + std::string(100, 'x'));
+  expect_refused(dir / "bomb.pgm", "not in a format this program reads");
+  test::write_text(dir / "small.ppm", encode(noise(8, 8, CV_8UC3), ".ppm"));
+  expect_refused(dir / "small.ppm", "not in a format this program reads");
+}
+
+// An EXIF APP1 segment holding only an orientation tag, put right after the JPEG's SOI marker.
+std::string with_exif_orientation(const std::string& jpeg, uint16_t orientation, bool big_endian) {
+  std::string tiff = big_endian ? std::string("MM\0*\0\0\0\x08", 8) : std::string("II*\0\x08\0\0\0", 8);
+  auto put16 = [&](uint16_t v) {
+    tiff += big_endian ? std::string{static_cast<char>(v >> 8), static_cast<char>(v & 0xff)}
+                       : std::string{static_cast<char>(v & 0xff), static_cast<char>(v >> 8)};
+  };
+  put16(1);                              // one entry
+  put16(0x0112), put16(3);               // Orientation, SHORT
+  put16(big_endian ? 0 : 1), put16(big_endian ? 1 : 0);  // count 1 (32-bit)
+  put16(orientation), put16(0);          // the value, left-justified
+  tiff += std::string(4, '\0');          // no next directory
+  std::string app1 = std::string("Exif\0\0", 6) + tiff;
+  const size_t length = app1.size() + 2;
+  std::string segment = std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff) + app1;
+  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
+}
+
+// Issue 26, item 10: phone photos (EXIF orientation 6 or 3) were read sideways or upside down.
+TEST(BadInput, ExifOrientationIsAppliedSoPhotosAreReadUpright) {
+  test::TempDir dir;
+  // 60 wide, 40 high; the top-left 10x10 corner white, the rest black.
+  cv::Mat image(40, 60, CV_8UC3, cv::Scalar(0, 0, 0));
+  image(cv::Rect(0, 0, 10, 10)).setTo(cv::Scalar(255, 255, 255));
+  const std::string jpeg = encode(image, ".jpg");
+  auto white_at = [](const cv::Mat& rgb, int x, int y) { return rgb.at<cv::Vec3b>(y, x)[0] > 200; };
+  struct Expected {
+    int orientation;
+    cv::Size size;
+    cv::Point white;  // where the stored top-left corner shows
+  };
+  // The stored pixels are what the camera saw turned; the orientation says how to turn them back.
+  for (const Expected& e : std::vector<Expected>{{1, {60, 40}, {2, 2}},
+                                                 {3, {60, 40}, {57, 37}},
+                                                 {6, {40, 60}, {37, 2}},
+                                                 {8, {40, 60}, {2, 57}},
+                                                 {2, {60, 40}, {57, 2}},
+                                                 {5, {40, 60}, {2, 2}}}) {
+    for (bool big_endian : {false, true}) {
+      const std::string name = fmt::format("o{}{}.jpg", e.orientation, big_endian ? "be" : "le");
+      const std::string bytes = with_exif_orientation(jpeg, static_cast<uint16_t>(e.orientation), big_endian);
+      EXPECT_EQ(exif_orientation(bytes), e.orientation) << name;
+      test::write_text(dir / name, bytes);
+      cv::Mat rgb = read_rgb(dir / name).rgb;
+      ASSERT_EQ(rgb.size(), e.size) << name;
+      EXPECT_TRUE(white_at(rgb, e.white.x, e.white.y)) << name << ": the stored corner is not where a viewer shows it";
+      if (e.white != cv::Point(2, 2)) EXPECT_FALSE(white_at(rgb, 2, 2)) << name << ": read as stored";
+    }
+  }
+  EXPECT_EQ(exif_orientation(jpeg), 1);  // no EXIF: as stored
+  EXPECT_EQ(exif_orientation(with_exif_orientation(jpeg, 9, false)), 1);  // out of range: ignored
+}
+
 TEST(BadInput, NonAsciiNamesReadAndList) {
   test::TempDir dir;
   fs::path file = dir.path / "Zoë_Müller_李" / "Zoë_Müller_李_0001.png";

@@ -1,16 +1,31 @@
-// bench_gallery: query latency of exact and FAISS search over synthetic galleries, FAISS's
-// recall against exact search, and enrolment throughput into an SQLite gallery.
+// bench_gallery: 1:K search over synthetic galleries (build time, memory, latency of single and
+// batched queries, recall against exact search) for each index kind, and enrolment throughput
+// into an SQLite gallery.
 //
-//   bench_gallery [--sizes 10000,100000,1000000] [--queries 200] [--dim 128] [--nprobe 16]
-//                 [--enrol-people 300] [--device cpu] [--threads N] [--seed 0] [--out report.json]
+//   bench_gallery [--sizes 10000,100000,1000000] [--indexes exact,exact-fp16,exact-torch,ivf,hnsw]
+//                 [--data clustered|uniform] [--images-per-identity 5] [--spread 0.6]
+//                 [--queries 200] [--repeats 3] [--nprobe 16,64] [--ef-search 64] [--hnsw-max-rows N]
+//                 [--dim 128] [--device cpu] [--threads N] [--seed 0] [--out report.json]
 //
-// Synthetic embeddings: each gallery row is an identity centre (random unit vector) plus noise,
-// renormalised; each query is a fresh noisy view of a random gallery identity, so it has a true
-// nearest neighbour as real probes do (uniform random vectors would make every neighbour almost
-// equally far and tell little about real galleries). Latency is per single query (batch 1),
-// median and 95th percentile; recall@k is the share of exact search's k nearest that FAISS returns.
+// Data. `clustered` (the default) has the structure of face embeddings: identities with unit
+// centres, random in D dimensions; each gallery row is one image of an identity, its centre plus
+// Gaussian noise, renormalised, `--images-per-identity` per identity; each query is a fresh image
+// of a random gallery identity. The noise is set so that two images of one identity lie
+// `--spread` apart in squared L2 on average (0.6 by default, like a face model's genuine pairs
+// under a threshold near 1); the measured genuine and impostor distances are reported.
+// `uniform`: rows and queries uniform on the sphere, with no structure (every neighbour almost
+// equally far: the hard case for approximate indexes, and no model's output).
+//
+// Figures. Single queries (batch 1): median, 95th percentile and best over --queries calls.
+// Batched: all queries in one call, --repeats times: median and best per query. Memory: bytes
+// the index holds (bytes()) and the process's resident-set growth over the build, and its peak
+// over the build (VmHWM reset through /proc/self/clear_refs where allowed). recall@1: share of
+// queries whose nearest row is exact search's (a different row at the same distance counts);
+// recall@10: share of exact search's 10 nearest found; identity@1: share whose nearest row is
+// an image of the query's own identity. Exact search is the `exact` index.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
@@ -19,14 +34,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <torch/torch.h>
 
 #include "apps/cli_checks.h"
 #include "deploy/gallery/gallery.h"
 #include "deploy/gallery/search_index.h"
 #include "util/atomic_file.h"
-#include "util/error.h"
 #include "util/device.h"
+#include "util/error.h"
+#include "util/memory.h"
 #include "util/run_info.h"
 #include "util/threads.h"
 
@@ -37,51 +54,142 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 torch::Tensor normalise(const torch::Tensor& x) { return x / x.norm(2, 1, true); }
 
-struct Latency {
-  double median_ms, p95_ms;
+struct Data {
+  torch::Tensor gallery, identity_of_row, probes, probe_identity;  // identities: -1 for uniform data
+  double genuine = 0, impostor = 0;  // mean squared L2: two images of one identity / of two
 };
 
-Latency time_queries(const face::SearchIndex& index, const torch::Tensor& queries, int64_t k,
-                     std::vector<torch::Tensor>* rows) {
-  std::vector<double> ms;
-  for (int64_t i = 0; i < queries.size(0); ++i) {
-    auto t = Clock::now();
-    auto hits = index.search(queries.slice(0, i, i + 1), k);
-    ms.push_back(1000 * seconds_since(t));
-    if (rows) rows->push_back(hits.rows);
+Data make_data(const std::string& kind, int64_t n, int64_t dim, int64_t per, double spread, int64_t queries,
+               at::Generator& gen) {
+  Data d;
+  if (kind == "uniform") {
+    d.gallery = normalise(torch::randn({n, dim}, gen));
+    d.probes = normalise(torch::randn({queries, dim}, gen));
+    d.identity_of_row = torch::full({n}, -1, torch::kInt64);
+    d.probe_identity = torch::full({queries}, -1, torch::kInt64);
+  } else {
+    // x = normalise(c + e), e ~ N(0, s^2 I): two such images of unit c are 2 - 2 / (1 + D s^2)
+    // apart in squared L2 (for large D), so s^2 = spread / ((2 - spread) D).
+    const double s = std::sqrt(spread / ((2 - spread) * static_cast<double>(dim)));
+    int64_t ids = (n + per - 1) / per;
+    auto centres = normalise(torch::randn({ids, dim}, gen));
+    d.identity_of_row = torch::arange(n, torch::kInt64).div(per, "floor");
+    d.gallery = normalise(centres.index_select(0, d.identity_of_row) + s * torch::randn({n, dim}, gen));
+    d.probe_identity = torch::randint(0, ids, {queries}, gen, torch::kInt64);
+    d.probes = normalise(centres.index_select(0, d.probe_identity) + s * torch::randn({queries, dim}, gen));
+    auto pair = normalise(centres.slice(0, 0, std::min<int64_t>(ids, 1000)) +
+                          s * torch::randn({std::min<int64_t>(ids, 1000), dim}, gen));
+    auto twin = normalise(centres.slice(0, 0, pair.size(0)) + s * torch::randn({pair.size(0), dim}, gen));
+    d.genuine = (pair - twin).pow(2).sum(1).mean().item<double>();
+    d.impostor = (pair - twin.roll(1, 0)).pow(2).sum(1).mean().item<double>();
   }
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 95 / 100)]};
+  return d;
 }
 
-double recall(const std::vector<torch::Tensor>& exact, const std::vector<torch::Tensor>& approx, int64_t k) {
-  int64_t found = 0, total = 0;
-  for (size_t q = 0; q < exact.size(); ++q) {
-    auto e = exact[q].slice(1, 0, k), a = approx[q].slice(1, 0, k);
-    for (int64_t i = 0; i < k; ++i) found += (a == e[0][i]).any().item<bool>() ? 1 : 0;
-    total += k;
+// Resets the kernel's peak-RSS mark, so VmHWM afterwards is the peak since now; false if refused.
+bool reset_peak_memory() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+struct Stats {
+  double median, p95, best;
+};
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 95 / 100)], v[0]};
+}
+
+struct Timed {
+  Stats single_ms, batched_ms;  // per query
+  face::RowHits hits;           // of the batched call: (Q, k)
+};
+
+Timed time_index(const face::SearchIndex& index, const torch::Tensor& probes, int64_t k, int64_t repeats) {
+  const int64_t q = probes.size(0);
+  for (int64_t i = 0; i < std::min<int64_t>(3, q); ++i) index.search(probes.slice(0, i, i + 1), k);  // warm caches
+  std::vector<double> single, batched;
+  for (int64_t i = 0; i < q; ++i) {
+    auto t = Clock::now();
+    index.search(probes.slice(0, i, i + 1), k);
+    single.push_back(1000 * seconds_since(t));
   }
-  return static_cast<double>(found) / static_cast<double>(total);
+  Timed out;
+  for (int64_t r = 0; r < repeats; ++r) {
+    auto t = Clock::now();
+    out.hits = index.search(probes, k);
+    batched.push_back(1000 * seconds_since(t) / static_cast<double>(q));
+  }
+  out.single_ms = stats(single);
+  out.batched_ms = stats(batched);
+  return out;
+}
+
+struct Quality {
+  double recall1, recall10, identity1;
+};
+// Against `exact`, the exact index's hits over the same probes.
+Quality quality(const face::RowHits& exact, const face::RowHits& got, const Data& data) {
+  const int64_t q = exact.rows.size(0), k = std::min<int64_t>(10, exact.rows.size(1));
+  auto er = exact.rows.accessor<int64_t, 2>(), gr = got.rows.accessor<int64_t, 2>();
+  auto ed = exact.distances.accessor<float, 2>(), gd = got.distances.accessor<float, 2>();
+  auto own = data.identity_of_row.accessor<int64_t, 1>();
+  auto truth = data.probe_identity.accessor<int64_t, 1>();
+  int64_t top1 = 0, found = 0, identity = 0;
+  for (int64_t i = 0; i < q; ++i) {
+    top1 += (gr[i][0] == er[i][0] || std::abs(gd[i][0] - ed[i][0]) <= 1e-6f * std::max(1.f, ed[i][0])) ? 1 : 0;
+    for (int64_t a = 0; a < k; ++a)
+      for (int64_t b = 0; b < k; ++b) found += er[i][a] == gr[i][b] ? 1 : 0;
+    identity += gr[i][0] >= 0 && truth[i] >= 0 && own[gr[i][0]] == truth[i] ? 1 : 0;
+  }
+  return {static_cast<double>(top1) / q, static_cast<double>(found) / (q * k), static_cast<double>(identity) / q};
+}
+
+std::string efforts_label(const std::string& kind, int64_t effort) {
+  if (kind == "ivf" || kind == "faiss") return fmt::format("nprobe {}", effort);
+  if (kind == "hnsw") return fmt::format("efSearch {}", effort);
+  return "";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Benchmark gallery search (exact vs FAISS) and enrolment"};
-  std::vector<int64_t> sizes = {10000, 100000, 1000000};
-  int64_t queries = 200, dim = 128, enrol_people = 300;
+  CLI::App app{"Benchmark gallery search (every index kind) and enrolment"};
+  std::vector<int64_t> sizes = {10000, 100000, 1000000}, nprobes = {16, 64}, ef_searches = {64};
+  std::vector<std::string> kinds = {"exact", "exact-fp16", "exact-torch", "ivf", "hnsw"};
+  int64_t queries = 200, dim = 128, enrol_people = 300, per = 5, repeats = 3, hnsw_max_rows = 100000;
+  double spread = 0.6;
   uint64_t seed = 0;
-  std::string device_name = "cpu", out;
+  std::string device_name = "cpu", out, data_kind = "clustered";
   int threads = 0;
   face::FaissOptions faiss;
-  app.add_option("--sizes", sizes, "gallery sizes")->delimiter(',');
-  app.add_option("--queries", queries, "single queries timed per size")->capture_default_str()->check(face::cli::count());
+  app.add_option("--sizes", sizes, "gallery sizes")->delimiter(',')->check(CLI::Range(int64_t(1), int64_t(100000000)));
+  app.add_option("--indexes", kinds, "index kinds to measure (exact is always measured: it is the reference)")
+      ->delimiter(',')->check(CLI::IsMember(face::index_kinds()));
+  app.add_option("--data", data_kind, "clustered (identities) or uniform")->capture_default_str()
+      ->check(CLI::IsMember({"clustered", "uniform"}));
+  app.add_option("--images-per-identity", per, "clustered: gallery images per identity")->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--spread", spread, "clustered: mean squared L2 between two images of one identity")
+      ->capture_default_str()->check(face::cli::finite(0.01, 1.9));
+  app.add_option("--queries", queries, "queries per size")->capture_default_str()->check(face::cli::count());
+  app.add_option("--repeats", repeats, "timed batched calls")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--dim", dim, "embedding size")->capture_default_str()->check(CLI::Range(1, 4096));
-  app.add_option("--nprobe", faiss.nprobe, "FAISS cells visited per query")->capture_default_str()->check(CLI::Range(1, 65536));
-  app.add_option("--nlist", faiss.nlist, "FAISS cells (0 = about sqrt(N))")->capture_default_str()->check(CLI::Range(0, 1 << 20));
+  app.add_option("--nprobe", nprobes, "IVF cells visited per query (each measured)")->delimiter(',')
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--nlist", faiss.nlist, "IVF cells (0 = about sqrt(N))")->capture_default_str()->check(CLI::Range(0, 1 << 20));
+  app.add_option("--ef-search", ef_searches, "HNSW candidates per query (each measured)")->delimiter(',')
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--hnsw-m", faiss.hnsw_m, "HNSW links per node")->capture_default_str()->check(CLI::Range(2, 512));
+  app.add_option("--ef-construction", faiss.ef_construction, "HNSW candidates per insertion")->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--hnsw-max-rows", hnsw_max_rows, "build HNSW only up to this gallery size (minutes per 1M rows)")
+      ->capture_default_str()->check(face::cli::count(0));
   app.add_option("--enrol-people", enrol_people, "people (of 5 images) enrolled for the throughput figure")
       ->capture_default_str()->check(face::cli::count(0));
-  app.add_option("--device", device_name, "device for exact search")->capture_default_str();
+  app.add_option("--device", device_name, "device for exact-torch")->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_option("--seed", seed, "seed of the synthetic data")->capture_default_str();
   app.add_option("--out", out, "JSON report");
@@ -91,44 +199,61 @@ int main(int argc, char** argv) {
     int used_threads = face::configure_threads(threads);
     torch::Device device = face::parse_device(device_name);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    nlohmann::json report = {{"run_info", face::run_info()},
-                             {"threads", used_threads}, {"device", device.str()}, {"dim", dim},
-                             {"queries", queries}, {"seed", seed}, {"search", nlohmann::json::array()}};
-    fmt::print("{:>9} {:>22} {:>10} {:>10} {:>10} {:>9} {:>9}\n", "gallery", "index", "build s", "median ms",
-               "p95 ms", "recall@1", "recall@10");
+    const int64_t k = 10;
+    nlohmann::json report = {{"run_info", face::run_info()}, {"threads", used_threads}, {"device", device.str()},
+                             {"dim", dim}, {"queries", queries}, {"repeats", repeats}, {"seed", seed},
+                             {"data", data_kind}, {"images_per_identity", per}, {"spread", spread},
+                             {"search", nlohmann::json::array()}};
+    std::vector<std::string> order = {"exact"};  // the reference first
+    for (const auto& kind : kinds)
+      if (kind != "exact" && std::find(order.begin(), order.end(), kind) == order.end()) order.push_back(kind);
+    fmt::print("{:>8} {:>34} {:>8} {:>8} {:>8} | {:>7} {:>7} {:>7} | {:>8} {:>7} | {:>6} {:>6} {:>6}\n", "gallery",
+               "index", "build s", "MB held", "MB peak", "1q med", "1q p95", "1q best", "batch/q", "best", "rec@1",
+               "rec@10", "id@1");
     for (int64_t n : sizes) {
-      const float noise = 0.6f / std::sqrt(static_cast<float>(dim));
-      auto gallery = normalise(torch::randn({n, dim}, gen));
-      auto truth = torch::randint(0, n, {queries}, gen, torch::kInt64);
-      auto probes = normalise(gallery.index_select(0, truth) + noise * torch::randn({queries, dim}, gen));
-
-      auto exact = face::make_exact_index(device);
-      auto t = Clock::now();
-      exact->build(gallery);
-      double exact_build = seconds_since(t);
-      std::vector<torch::Tensor> exact_rows;
-      Latency le = time_queries(*exact, probes, 10, &exact_rows);
-      double true_top1 = 0;
-      for (int64_t q = 0; q < queries; ++q) true_top1 += exact_rows[q][0][0].item<int64_t>() == truth[q].item<int64_t>();
-      fmt::print("{:>9} {:>22} {:>10.2f} {:>10.3f} {:>10.3f} {:>9} {:>9}\n", n, exact->name(), exact_build, le.median_ms,
-                 le.p95_ms, "1", "1");
-      nlohmann::json row = {{"gallery", n}, {"exact", {{"index", exact->name()}, {"build_s", exact_build},
-                                                       {"median_ms", le.median_ms}, {"p95_ms", le.p95_ms},
-                                                       {"true_identity_top1", true_top1 / queries}}}};
-      if (face::faiss_available()) {
-        auto approx = face::make_faiss_index(faiss);
-        t = Clock::now();
-        approx->build(gallery);
-        double build = seconds_since(t);
-        std::vector<torch::Tensor> approx_rows;
-        Latency la = time_queries(*approx, probes, 10, &approx_rows);
-        double r1 = recall(exact_rows, approx_rows, 1), r10 = recall(exact_rows, approx_rows, 10);
-        fmt::print("{:>9} {:>22} {:>10.2f} {:>10.3f} {:>10.3f} {:>9.3f} {:>9.3f}\n", n, approx->name(), build,
-                   la.median_ms, la.p95_ms, r1, r10);
-        row["faiss"] = {{"index", approx->name()}, {"build_s", build}, {"median_ms", la.median_ms},
-                        {"p95_ms", la.p95_ms}, {"recall_at_1", r1}, {"recall_at_10", r10}};
+      Data data = make_data(data_kind, n, dim, per, spread, queries, gen);
+      if (data_kind == "clustered")
+        fmt::print("{} rows, {} images per identity: genuine pairs {:.3f}, impostors {:.3f} apart (squared L2)\n", n,
+                   per, data.genuine, data.impostor);
+      nlohmann::json size_row = {{"gallery", n}, {"genuine_d2", data.genuine}, {"impostor_d2", data.impostor},
+                                 {"indexes", nlohmann::json::array()}};
+      face::RowHits exact_hits;
+      for (const auto& kind : order) {
+        if (kind == "hnsw" && n > hnsw_max_rows) {
+          fmt::print("{:>8} {:>34} not built (gallery above --hnsw-max-rows {})\n", n, kind, hnsw_max_rows);
+          continue;
+        }
+        auto index = face::make_index(kind, kind == "exact-torch" ? device : torch::Device(torch::kCPU), faiss);
+        double rss0 = face::resident_memory_mb();
+        bool peak_reset = reset_peak_memory();
+        auto t = Clock::now();
+        index->build(data.gallery);
+        double build_s = seconds_since(t);
+        double grown_mb = face::resident_memory_mb() - rss0, peak_mb = face::peak_resident_memory_mb() - rss0;
+        std::vector<int64_t> efforts = {0};
+        if (kind == "ivf" || kind == "faiss") efforts = nprobes;
+        if (kind == "hnsw") efforts = ef_searches;
+        for (int64_t effort : efforts) {
+          if (effort > 0) index->set_search_effort(effort);
+          Timed tm = time_index(*index, data.probes, k, repeats);
+          if (kind == "exact") exact_hits = tm.hits;
+          Quality qa = quality(exact_hits, tm.hits, data);
+          std::string label = index->name();
+          fmt::print("{:>8} {:>34} {:>8.2f} {:>8.1f} {:>8.1f} | {:>7.3f} {:>7.3f} {:>7.3f} | {:>8.4f} {:>7.4f} | "
+                     "{:>6.3f} {:>6.3f} {:>6.3f}\n",
+                     n, label, build_s, index->bytes() / 1048576.0, peak_mb, tm.single_ms.median, tm.single_ms.p95,
+                     tm.single_ms.best, tm.batched_ms.median, tm.batched_ms.best, qa.recall1, qa.recall10,
+                     qa.identity1);
+          size_row["indexes"].push_back(
+              {{"kind", kind}, {"index", label}, {"effort", efforts_label(kind, effort)}, {"build_s", build_s},
+               {"bytes", index->bytes()}, {"rss_growth_mb", grown_mb},
+               {"build_peak_mb", peak_reset ? nlohmann::json(peak_mb) : nlohmann::json("unavailable")},
+               {"single_ms", {{"median", tm.single_ms.median}, {"p95", tm.single_ms.p95}, {"best", tm.single_ms.best}}},
+               {"batched_ms_per_query", {{"median", tm.batched_ms.median}, {"best", tm.batched_ms.best}}},
+               {"recall_at_1", qa.recall1}, {"recall_at_10", qa.recall10}, {"identity_at_1", qa.identity1}});
+        }
       }
-      report["search"].push_back(row);
+      report["search"].push_back(size_row);
     }
 
     // Enrolment: one transaction (and fsync) per person of 5 images, as identify enroll-dir does.

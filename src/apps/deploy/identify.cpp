@@ -20,13 +20,10 @@
 #include <torch/torch.h>
 
 #include "apps/cli_checks.h"
-#include "vision/face_reader.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
-#include "model/embedder.h"
-#include "vision/model_catalog.h"
+#include "vision/deployed_model.h"
 #include "util/error.h"
-#include "util/device.h"
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/image_io.h"
@@ -42,28 +39,21 @@ struct Common {
   int64_t batch = 32;
 };
 
-struct Session {
-  std::unique_ptr<face::Embedder> embedder;
-  std::unique_ptr<face::FaceReader> faces;
-};
-
-Session open_session(const Common& c) {
+// The model, as every subcommand that embeds opens it.
+face::DeployedModel open_model(const Common& c, std::optional<double> threshold = std::nullopt) {
   face::configure_threads(c.threads);
-  torch::Device device = face::parse_device(c.device);
-  Session s;
-  s.embedder = face::open_model({c.model}, device);
-  s.faces = std::make_unique<face::FaceReader>(face::faces_for_model(
-      s.embedder->metadata("align_recipe"), static_cast<int>(s.embedder->input_size()), c.aligned));
-  return s;
+  face::DeployedModelOptions options;
+  options.model = c.model, options.device = c.device, options.aligned = c.aligned, options.threshold = threshold;
+  return face::DeployedModel(options);
 }
 
 // Embeds `files`; a file that fails is an error (strict) or a warning that drops it.
-torch::Tensor embed_files(Session& s, std::vector<std::string>& files, bool strict, int64_t batch) {
+torch::Tensor embed_files(face::DeployedModel& model, std::vector<std::string>& files, bool strict, int64_t batch) {
   std::vector<torch::Tensor> images;
   std::vector<std::string> kept;
   for (const auto& f : files) {
     try {
-      face::ReadFace loaded = s.faces->read(f);
+      face::ReadFace loaded = model.faces().read(f);
       for (const auto& w : loaded.notes) fmt::print(stderr, "warning: {}\n", w);
       images.push_back(loaded.image);
       kept.push_back(f);
@@ -73,14 +63,14 @@ torch::Tensor embed_files(Session& s, std::vector<std::string>& files, bool stri
     }
   }
   files = kept;
-  if (images.empty()) return torch::empty({0, s.embedder->embedding_dim()});
-  return s.embedder->embed_all(torch::stack(images), batch);
+  if (images.empty()) return torch::empty({0, model.embedder().embedding_dim()});
+  return model.embedder().embed_all(torch::stack(images), batch);
 }
 
 int enroll(const Common& c, const std::string& name, std::vector<std::string> images) {
-  Session s = open_session(c);
-  face::Gallery gallery(c.gallery, face::gallery_model(*s.embedder));
-  torch::Tensor e = embed_files(s, images, /*strict=*/true, c.batch);
+  face::DeployedModel model = open_model(c);
+  face::Gallery gallery(c.gallery, face::gallery_model(model.embedder()));
+  torch::Tensor e = embed_files(model, images, /*strict=*/true, c.batch);
   std::vector<std::string> duplicates;
   int64_t total = gallery.enroll(name, images, e, &duplicates);
   for (const auto& d : duplicates)
@@ -92,8 +82,8 @@ int enroll(const Common& c, const std::string& name, std::vector<std::string> im
 
 int enroll_dir(const Common& c, const std::string& dir) {
   if (!fs::is_directory(dir)) face::fail("enroll-dir: '{}' is not a directory", dir);
-  Session s = open_session(c);
-  face::Gallery gallery(c.gallery, face::gallery_model(*s.embedder));
+  face::DeployedModel model = open_model(c);
+  face::Gallery gallery(c.gallery, face::gallery_model(model.embedder()));
   std::vector<fs::path> people;
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.is_directory()) people.push_back(entry.path());
@@ -114,7 +104,7 @@ int enroll_dir(const Common& c, const std::string& dir) {
     for (const auto& f : face::list_images(person, &warnings)) files.push_back(f.string());
     for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
     size_t listed = files.size();
-    torch::Tensor e = embed_files(s, files, /*strict=*/false, c.batch);
+    torch::Tensor e = embed_files(model, files, /*strict=*/false, c.batch);
     skipped += static_cast<int64_t>(listed - files.size());
     if (files.empty()) {
       fmt::print(stderr, "warning: '{}' has no usable image; not enrolled\n", person.string());
@@ -135,15 +125,15 @@ int enroll_dir(const Common& c, const std::string& dir) {
 
 int query(const Common& c, std::string image, int64_t top, std::optional<double> threshold, const std::string& index,
           const face::FaissOptions& faiss, bool json) {
-  Session s = open_session(c);
+  face::DeployedModel model = open_model(c, threshold);
   face::Gallery gallery(c.gallery);
-  if (gallery.model().fingerprint != s.embedder->fingerprint())
+  if (gallery.model().fingerprint != model.embedder().fingerprint())
     face::fail("gallery '{}' holds embeddings of model {} ({}), the given model is {} ({}); refusing to mix models",
-               c.gallery, gallery.model().fingerprint, gallery.model().description, s.embedder->fingerprint(),
-               s.embedder->description());
-  double t = face::resolve_threshold(*s.embedder, threshold, c.model.empty() ? face::released_model_path().string() : c.model);
+               c.gallery, gallery.model().fingerprint, gallery.model().description, model.embedder().fingerprint(),
+               model.embedder().description());
+  double t = model.threshold();
   std::vector<std::string> files = {image};
-  torch::Tensor e = embed_files(s, files, /*strict=*/true, c.batch);
+  torch::Tensor e = embed_files(model, files, /*strict=*/true, c.batch);
   face::Searcher searcher(gallery, face::make_index(index, torch::Device(c.device), faiss));
   if (searcher.people() == 0) face::fail("gallery '{}' is empty: enrol someone first", c.gallery);
   face::Identification id = searcher.identify(e, top, t)[0];

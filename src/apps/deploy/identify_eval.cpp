@@ -22,11 +22,9 @@
 #include <torch/torch.h>
 
 #include "apps/cli_checks.h"
-#include "vision/face_reader.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/searcher.h"
-#include "model/embedder.h"
-#include "vision/model_catalog.h"
+#include "vision/deployed_model.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/device.h"
@@ -92,14 +90,17 @@ int main(int argc, char** argv) {
           face::fail("--gallery '{}' already exists: identify_eval builds a new gallery there and would replace it; "
                      "pass --overwrite to allow that, or name another file", gallery_path + suffix);
     torch::Device device = face::parse_device(device_name);
-    std::unique_ptr<face::Embedder> embedder = face::open_model({model, arch, seed}, device);
-    double th = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
-                                        model.empty() ? face::released_model_path().string() : model);
+    face::DeployedModelOptions options;
+    options.model = model, options.arch = arch, options.seed = seed, options.device = device_name;
+    options.aligned = aligned;
+    if (t->count()) options.threshold = threshold;
+    face::DeployedModel deployed(options);
+    face::Embedder* embedder = &deployed.embedder();
+    double th = deployed.threshold();
     std::vector<Person> people = list_people(lfw);
 
     // Embed every image once; failures are named and leave the image out.
-    face::FaceReader faces(
-        face::faces_for_model(embedder->metadata("align_recipe"), static_cast<int>(embedder->input_size()), aligned));
+    face::FaceReader& faces = deployed.faces();
     std::vector<std::vector<torch::Tensor>> embedded(people.size());
     int64_t total_images = 0, failed = 0;
     for (const auto& p : people) total_images += static_cast<int64_t>(p.images.size());

@@ -17,34 +17,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <torch/torch.h>
 
 #include "apps/cli_checks.h"
-#include "vision/face_reader.h"
-#include "deploy/gallery/model_binding.h"
-#include "model/embedder.h"
-#include "vision/model_catalog.h"
+#include "vision/deployed_model.h"
 #include "util/error.h"
-#include "util/device.h"
 #include "util/threads.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-struct Verdict {
-  double distance;
-  std::vector<std::string> warnings;
-};
-
-Verdict compare(face::FaceReader& faces, face::Embedder& embedder, const std::string& a, const std::string& b) {
-  face::ReadFace fa = faces.read(a), fb = faces.read(b);
-  torch::Tensor e = embedder.embed(torch::stack({fa.image, fb.image}));
-  Verdict v{(e[0] - e[1]).pow(2).sum().item<double>(), fa.notes};
-  v.warnings.insert(v.warnings.end(), fb.notes.begin(), fb.notes.end());
-  return v;
-}
 
 }  // namespace
 
@@ -68,34 +50,29 @@ int main(int argc, char** argv) {
 
   try {
     face::configure_threads(threads);
-    torch::Device device = face::parse_device(device_name);
-    auto embedder = face::open_model({model}, device);
-    threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt,
-                                        model.empty() ? face::released_model_path().string() : model);
-    std::string model_recipe = embedder->metadata("align_recipe");
-    // The faces follow the model's recipe, differing by design only in which face is taken (the
-    // largest) and in refusing images without one; a recipe this build cannot read is said.
-    face::FaceReadOptions read = face::faces_for_model(model_recipe, static_cast<int>(embedder->input_size()), aligned);
-    face::FaceReader faces(read);
-    std::vector<std::string> warnings;
-    if (std::string w = face::recipe_warning(model_recipe, read); !w.empty()) warnings.push_back(w);
+    face::DeployedModelOptions options;
+    options.model = model, options.device = device_name, options.aligned = aligned;
+    if (t->count()) options.threshold = threshold;
+    face::DeployedModel deployed(options);
+    threshold = deployed.threshold();  // a model without one is refused before any image is read
+    std::vector<std::string> warnings = deployed.warnings();
 
-    Verdict verdict = compare(faces, *embedder, a, b);
+    face::PairVerdict verdict = face::verify_pair(deployed, a, b);
     double cold_ms = ms_since(start);
-    warnings.insert(warnings.end(), verdict.warnings.begin(), verdict.warnings.end());
+    warnings.insert(warnings.end(), verdict.notes.begin(), verdict.notes.end());
     std::vector<double> warm;
     for (int i = 0; i < repeat; ++i) {
       auto t0 = Clock::now();
-      compare(faces, *embedder, a, b);
+      face::verify_pair(deployed, a, b);
       warm.push_back(ms_since(t0));
     }
     std::sort(warm.begin(), warm.end());
-    bool same = verdict.distance < threshold;  // strictly below, as evaluate chose it
+    const bool same = verdict.same;
 
     if (json) {
       nlohmann::json out = {{"a", a}, {"b", b}, {"distance", verdict.distance}, {"distance_kind", "squared_l2"},
-                            {"threshold", threshold}, {"same", same}, {"model", embedder->description()},
-                            {"model_fingerprint", embedder->fingerprint()}, {"warnings", warnings},
+                            {"threshold", threshold}, {"same", same}, {"model", deployed.embedder().description()},
+                            {"model_fingerprint", deployed.embedder().fingerprint()}, {"warnings", warnings},
                             {"in_process_ms", cold_ms}};
       if (!warm.empty()) out["warm_median_ms"] = warm[warm.size() / 2];
       fmt::print("{}\n", out.dump());

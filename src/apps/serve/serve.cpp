@@ -4,7 +4,8 @@
 //   serve [--model M] [--gallery [NAME=]FILE]... [--listen HOST:PORT] [--token-file FILE]
 //         [--threshold T] [--aligned] [--workers N] [--detectors N] [--threads N] [--device D]
 //         [--max-request-mb N] [--max-pixels N] [--max-images N] [--max-batch N]
-//         [--batch-wait-ms MS] [--upsample N] [--read-timeout S] [--demo-dir DIR]
+//         [--batch-wait-ms MS] [--upsample N] [--read-timeout S] [--header-timeout S]
+//         [--max-connections N] [--allow-host NAME]... [--demo-dir DIR]
 //
 // Defaults: the released model (vision/model_catalog.h), one gallery named "default" in
 // experiments/serve/default.db beside the sources (created when absent), 127.0.0.1:8080. A
@@ -14,7 +15,7 @@
 // Prints "serve: listening on http://HOST:PORT" once it answers (port 0 picks a free port, which
 // the tests use), then serves until SIGINT or SIGTERM, finishing the requests in progress.
 // Exit status: 0 after a signal; 2 on a bad option, or when the model, a gallery, the token
-// file or the address cannot be used.
+// file or the address cannot be used (a port another program listens on included).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -22,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -86,7 +88,15 @@ face::serve::GallerySpec parse_gallery(const std::string& text) {
 // The first line of the file, which must be a long enough secret; a file others can read is
 // named in a warning (the token is all that guards the gallery's writes).
 std::string read_token(const fs::path& file) {
-  std::string text = face::read_file(file);
+  std::error_code ec;
+  if (!fs::exists(file, ec)) face::fail("--token-file '{}': no such file", file.string());
+  if (fs::is_directory(file, ec)) face::fail("--token-file '{}': is a directory, not a file", file.string());
+  std::string text;
+  try {
+    text = face::read_file(file);
+  } catch (const face::Error&) {
+    face::fail("--token-file '{}': cannot be read (permissions?)", file.string());
+  }
   std::string token = text.substr(0, text.find('\n'));
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
   if (token.size() < 16)
@@ -98,16 +108,33 @@ std::string read_token(const fs::path& file) {
   return token;
 }
 
+std::atomic<face::serve::HttpService*> g_server{nullptr};  // set while it serves; read by the handler
+
+// Runs in whichever thread the kernel picks: HttpService::stop only stores a flag and writes
+// to a pipe, both async-signal-safe.
+void on_stop_signal(int) {
+  if (face::serve::HttpService* server = g_server) server->stop();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SIGINT and SIGTERM are taken by one thread (below) that stops the server cleanly: blocked
-  // here, before any thread starts, so that every thread inherits the mask.
+  // SIGINT and SIGTERM stop the server cleanly: requests in progress are answered, then exit 0.
+  // They are blocked here, so every thread this program starts inherits the mask, and taken by
+  // one thread (below). Threads started before main() (OpenBLAS starts its pool when it is
+  // loaded) do not block them: the kernel may deliver there, where the default action would end
+  // the process (status 143) mid-request, so a handler that stops the server is installed too.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  struct sigaction stop_action {};
+  stop_action.sa_handler = on_stop_signal;
+  stop_action.sa_flags = SA_RESTART;
+  sigemptyset(&stop_action.sa_mask);
+  sigaction(SIGINT, &stop_action, nullptr);
+  sigaction(SIGTERM, &stop_action, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-response is not a reason to die
 
   CLI::App app{"HTTP service and browser page for face verification, enrolment and identification"};
@@ -147,8 +174,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(face::cli::finite(0, 1000));
   app.add_option("--upsample", service.upsample, "face detector upsampling (0..4; 1 finds faces down to ~40 px)")
       ->capture_default_str()->check(CLI::Range(0, 4));
-  app.add_option("--read-timeout", http.read_timeout_s, "seconds a client may stall mid-request")
+  app.add_option("--read-timeout", http.read_timeout_s, "seconds a request's body may take to arrive, in all")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--header-timeout", http.header_timeout_s, "seconds a request's line and headers may take to arrive")
+      ->capture_default_str()->check(CLI::Range(1, 600));
+  app.add_option("--max-connections", http.max_connections, "connections open at once (idle ones make way)")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--allow-host", http.allowed_hosts,
+                 "a Host name accepted besides 127.x.x.x, [::1] and localhost (a name of this machine); repeatable");
   app.add_option("--demo-dir", demo_dir, "tests only: serve the images in DIR under /demo/ for the page's test mode")
       ->group("");  // hidden from --help: not for deployments
   FACE_PARSE_OPTIONS(app, argc, argv);
@@ -180,6 +213,7 @@ int main(int argc, char** argv) {
     for (const auto& w : faces.startup_warnings()) fmt::print(stderr, "serve: warning: {}\n", w);
     face::serve::HttpService server(faces, metrics, http);
     int bound = server.bind();
+    g_server = &server;
 
     std::thread([&server, stop_signals]() mutable {
       int received = 0;
@@ -193,7 +227,8 @@ int main(int argc, char** argv) {
                used_threads, http.token.empty() ? "" : "; writes need the token");
     fmt::print("serve: listening on http://{}{}{}:{}\n", ipv6 ? "[" : "", host, ipv6 ? "]" : "", bound);
     std::fflush(stdout);
-    if (!server.serve()) face::fail("the listening socket on {}:{} failed", host, bound);
+    server.serve();
+    g_server = nullptr;
     fmt::print("serve: stopped\n");
     return 0;
   } catch (const std::exception& e) {

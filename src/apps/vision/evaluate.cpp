@@ -11,7 +11,8 @@
 // (its export's align_recipe; the OpenFace template with --landmarks when it records none).
 // Every distinct image of the pair list is decoded (in parallel) and embedded once. Missing or
 // unreadable images stop the run (count and first few listed) unless --allow-missing, which
-// scores the pairs that remain and reports what was skipped. Writes, under --out: report.json,
+// scores the pairs that remain and reports what was skipped. The scoring is the verification
+// protocol of eval/verification_protocol.h (the trainer's too). Writes, under --out: report.json,
 // roc.csv, roc.png, scores.csv; prints a short summary on stdout.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -27,7 +28,7 @@
 #include "eval/pair_list.h"
 #include "eval/pair_scoring.h"
 #include "eval/pixel_embedder.h"
-#include "eval/verification_metrics.h"
+#include "eval/verification_protocol.h"
 #include "model/embedder.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -234,29 +235,15 @@ int run(const Options& o) {
                rec.missing.size(), index.images.size(), o.pairs, o.embeddings, listing(rec.missing));
   rec.images_embedded = emb.rows.size(0);
 
-  // Pairs whose two images were embedded, in file order, with their folds.
-  std::vector<face::ImagePair> kept;
-  std::vector<std::array<int64_t, 2>> rows;
-  for (size_t i = 0; i < list.pairs.size(); ++i) {
-    int64_t a = emb.row_of[index.rows[i][0]], b = emb.row_of[index.rows[i][1]];
-    if (a < 0 || b < 0) continue;
-    kept.push_back(list.pairs[i]);
-    rows.push_back({a, b});
-  }
-  rec.pairs_scored = static_cast<int64_t>(kept.size());
-  for (const auto& p : kept) (p.same ? rec.pairs_same : rec.pairs_different)++;
-  if (rec.pairs_same == 0 || rec.pairs_different == 0)
-    face::fail("{} pairs remain to score ({} same, {} different): both kinds are needed", kept.size(),
-               rec.pairs_same, rec.pairs_different);
+  // The protocol over the pairs whose two images were embedded (eval/verification_protocol.h).
+  face::ScoredPairs scored =
+      face::score_pair_list(list, index, emb.row_of, emb.rows, {distance, o.folds, o.far_targets});
+  rec.pairs_scored = static_cast<int64_t>(scored.pairs.size());
+  rec.pairs_same = scored.same, rec.pairs_different = scored.different;
   if (rec.pairs_scored < rec.pairs_listed)
     rec.warnings.push_back(fmt::format("{} of {} pairs skipped: an image was missing or unreadable",
                                        rec.pairs_listed - rec.pairs_scored, rec.pairs_listed));
-
-  std::vector<double> d = face::pair_distances(emb.rows, rows, distance);
-  std::vector<bool> same;
-  for (const auto& p : kept) same.push_back(p.same);
-  std::vector<int> folds = face::scoring_folds(kept, list.folds, o.folds);
-  face::VerificationMetrics m = face::verification_metrics(d, same, folds, o.far_targets);
+  const face::VerificationMetrics& m = scored.metrics;
   rec.timings.push_back({"score", clock.lap()});
 
   std::string far_list;
@@ -276,7 +263,7 @@ int run(const Options& o) {
     fs::create_directories(o.out);
     fs::path out(o.out);
     face::write_file_atomic(out / "roc.csv", face::roc_csv(m));
-    face::write_file_atomic(out / "scores.csv", face::pair_scores_csv(kept, folds, d));
+    face::write_file_atomic(out / "scores.csv", face::pair_scores_csv(scored.pairs, scored.folds, scored.distances));
     face::RocPlotOptions plot;
     plot.log_far = o.roc_scale == "log";
     plot.different_pairs = rec.pairs_different;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "deploy/gallery/person_name.h"
 #include "util/error.h"
 #include "util/run_info.h"
 
@@ -28,14 +29,15 @@ int64_t user_version(SqliteDb& db) {
 
 }  // namespace
 
-Gallery::Gallery(const std::filesystem::path& path) : db_(std::make_unique<SqliteDb>(path, false)) {
+Gallery::Gallery(const std::filesystem::path& path, int busy_timeout_ms)
+    : db_(std::make_unique<SqliteDb>(path, false, busy_timeout_ms)) {
   configure(*db_);
   check_schema();
   read_model();
 }
 
-Gallery::Gallery(const std::filesystem::path& path, const GalleryModel& model)
-    : db_(std::make_unique<SqliteDb>(path, true)) {
+Gallery::Gallery(const std::filesystem::path& path, const GalleryModel& model, int busy_timeout_ms)
+    : db_(std::make_unique<SqliteDb>(path, true, busy_timeout_ms)) {
   configure(*db_);
   {
     // Creation is one transaction too: a gallery has its schema and model record, or nothing.
@@ -90,10 +92,10 @@ void Gallery::read_model() {
 
 namespace {
 
-// A name as it can be shown on one line: control characters escaped as \xNN.
+// A name as it can be shown on one line, whatever it holds: control and non-ASCII bytes as \xNN.
 std::string printable(const std::string& text) {
   std::string out;
-  for (unsigned char c : text) out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
+  for (unsigned char c : text) out += c < 0x20 || c >= 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
   return out;
 }
 
@@ -102,15 +104,18 @@ std::string printable(const std::string& text) {
 int64_t Gallery::enroll(const std::string& name, const std::vector<std::string>& sources,
                         const torch::Tensor& embeddings, std::vector<std::string>* duplicates) {
   if (name.empty()) fail("gallery '{}': a person needs a non-empty name", path().string());
-  // `identify list` and every line-based output would fall out of step on a newline or tab.
-  if (printable(name) != name)
-    fail("gallery '{}': the name '{}' holds a control character (newline, tab, ...): refused", path().string(),
-         printable(name));
-  if (embeddings.dim() != 2 || embeddings.size(1) != model_.embedding_dim ||
-      embeddings.size(0) != static_cast<int64_t>(sources.size()))
+  // `identify list` and every line-based output would fall out of step on a newline or tab, and
+  // a name that is not UTF-8 could be neither shown nor typed back to delete it (person_name.h).
+  if (std::string problem = person_name_problem(name); !problem.empty())
+    fail("gallery '{}': the name '{}' {}: refused", path().string(), printable(name), problem);
+  if (embeddings.dim() != 2)
+    fail("gallery '{}': '{}': the embeddings are a {}-dimensional tensor, expected rows (images x {})",
+         path().string(), name, embeddings.dim(), model_.embedding_dim);
+  if (embeddings.size(1) != model_.embedding_dim || embeddings.size(0) != static_cast<int64_t>(sources.size()))
     fail("gallery '{}': '{}': {}-d embeddings of {} rows for {} images (expected {}-d, one per image)", path().string(),
-         name, embeddings.dim() == 2 ? embeddings.size(1) : -1, embeddings.dim() >= 1 ? embeddings.size(0) : 0,
-         sources.size(), model_.embedding_dim);
+         name, embeddings.size(1), embeddings.size(0), sources.size(), model_.embedding_dim);
+  if (!torch::isfinite(embeddings).all().item<bool>())
+    fail("gallery '{}': '{}': the embeddings hold NaN or infinite values: refused", path().string(), name);
   torch::Tensor rows = embeddings.to(torch::kCPU, torch::kFloat32).contiguous();
   Transaction tx(*db_);
   Statement find(*db_, "SELECT id FROM people WHERE name = ?");

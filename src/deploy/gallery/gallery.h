@@ -51,16 +51,18 @@ struct GalleryContents {
 class Gallery {
  public:
   // Opens an existing gallery (face::Error if absent, damaged or of a newer schema).
-  explicit Gallery(const std::filesystem::path& path);
+  // `busy_timeout_ms`: how long a write waits for another process's write lock before failing
+  // with DatabaseBusy (sqlite_db.h); reads never wait for a writer (WAL).
+  explicit Gallery(const std::filesystem::path& path, int busy_timeout_ms = 10000);
   // Opens the gallery for `model`, creating it when absent; refuses a gallery made by another model.
-  Gallery(const std::filesystem::path& path, const GalleryModel& model);
+  Gallery(const std::filesystem::path& path, const GalleryModel& model, int busy_timeout_ms = 10000);
 
   const GalleryModel& model() const { return model_; }
   const std::filesystem::path& path() const { return db_->path(); }
 
   // Adds `embeddings` (n, D) of images `sources` to person `name` (created when new), in one
-  // transaction. Returns the person's image count afterwards. A name with a control character
-  // (newline, tab) is refused; an embedding equal to one the person already has (the same image
+  // transaction. Returns the person's image count afterwards. A name that person_name.h refuses
+  // (not UTF-8, a control character), or embeddings that are not finite, are refused; an embedding equal to one the person already has (the same image
   // again) is not stored, and its source is appended to `duplicates` when given.
   int64_t enroll(const std::string& name, const std::vector<std::string>& sources, const torch::Tensor& embeddings,
                  std::vector<std::string>* duplicates = nullptr);

@@ -1,6 +1,6 @@
 #include "deploy/gallery/sqlite_db.h"
 
-#include "util/error.h"
+#include <fmt/format.h>
 
 namespace face {
 
@@ -19,16 +19,25 @@ SqliteDb::SqliteDb(const std::filesystem::path& path, bool create, int busy_time
 
 SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
+namespace {
+
+bool busy(int code) { return (code & 0xFF) == SQLITE_BUSY || (code & 0xFF) == SQLITE_LOCKED; }
+
+}  // namespace
+
 void SqliteDb::raise(const std::string& what) const {
-  fail("gallery '{}': {}: {}", path_.string(), what, sqlite3_errmsg(db_));
+  std::string message = fmt::format("gallery '{}': {}: {}", path_.string(), what, sqlite3_errmsg(db_));
+  if (busy(sqlite3_extended_errcode(db_))) throw DatabaseBusy(message);
+  throw Error(message);
 }
 
 void SqliteDb::exec(const std::string& sql) {
   char* message = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
+  if (int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message); rc != SQLITE_OK) {
+    std::string text = fmt::format("gallery '{}': '{}' failed: {}", path_.string(), sql, message ? message : "unknown error");
     sqlite3_free(message);
-    fail("gallery '{}': '{}' failed: {}", path_.string(), sql, text);
+    if (busy(rc)) throw DatabaseBusy(text);
+    throw Error(text);
   }
 }
 

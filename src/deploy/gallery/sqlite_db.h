@@ -3,7 +3,8 @@
 // SqliteDb owns a connection; Statement a prepared statement (bind, step, read columns);
 // Transaction is BEGIN IMMEDIATE ... COMMIT, rolled back by its destructor unless committed, so
 // an exception or a killed process never leaves half a write. Errors are face::Error naming the
-// database file and SQLite's message.
+// database file and SQLite's message; DatabaseBusy when the file stayed locked by another
+// connection for the whole busy timeout.
 #pragma once
 #include <sqlite3.h>
 
@@ -11,7 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "util/error.h"
+
 namespace face {
+
+// The database is locked by another connection (another process holds its write lock) beyond the
+// busy timeout: a retry later may succeed, unlike any other failure (deploy/serve answers 503).
+struct DatabaseBusy : Error {
+  using Error::Error;
+};
 
 class SqliteDb {
  public:
@@ -25,7 +34,8 @@ class SqliteDb {
   void exec(const std::string& sql);
   sqlite3* handle() const { return db_; }
   const std::filesystem::path& path() const { return path_; }
-  [[noreturn]] void raise(const std::string& what) const;  // face::Error with SQLite's message
+  // face::Error with SQLite's message (DatabaseBusy for SQLITE_BUSY / SQLITE_LOCKED).
+  [[noreturn]] void raise(const std::string& what) const;
 
  private:
   sqlite3* db_ = nullptr;

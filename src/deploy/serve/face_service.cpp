@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "deploy/gallery/model_binding.h"
+#include "deploy/gallery/person_name.h"
 #include "deploy/serve/request_error.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -23,28 +24,11 @@
 
 namespace face::serve {
 
-namespace {
-
-bool valid_utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-    if (extra < 0) return false;
-    for (int k = 1; k <= extra; ++k)
-      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += 1 + static_cast<size_t>(extra);
-  }
-  return true;
-}
-
-}  // namespace
-
 void check_person_id(const std::string& id) {
   if (id.empty()) reject(400, "bad_person_id", "a person needs a non-empty id");
   if (id.size() > 200) reject(400, "bad_person_id", "person id of {} bytes is longer than 200", id.size());
-  if (!valid_utf8(id)) reject(400, "bad_person_id", "person id is not UTF-8");
-  for (unsigned char c : id)
-    if (c < 0x20 || c == 0x7f) reject(400, "bad_person_id", "person id holds a control character (newline, tab, ...)");
+  if (std::string problem = person_name_problem(id); !problem.empty())
+    reject(400, "bad_person_id", "person id {}", problem);
 }
 
 void check_gallery_name(const std::string& name) {
@@ -119,6 +103,12 @@ FaceService::FaceService(const ServiceOptions& options, Metrics* metrics) : opti
 }
 
 FaceService::~FaceService() = default;
+
+std::string FaceService::model_name() const {
+  std::string arch = embedder_->metadata("arch");
+  // The fingerprint's first 12 characters tell weights apart; /healthz gives it whole.
+  return fmt::format("{} (weights {})", arch.empty() ? "TorchScript model" : arch, embedder_->fingerprint().substr(0, 12));
+}
 
 std::string FaceService::alignment(bool aligned) const { return aligned ? "pre-aligned input" : recipe_; }
 

@@ -104,6 +104,9 @@ class FaceService {
   FaceService& operator=(const FaceService&) = delete;
 
   const Embedder& model() const { return *embedder_; }
+  // What visitors are told about the model: its architecture and weights fingerprint, never the
+  // path of its file on this machine (Embedder::description() has that, for the operator's log).
+  std::string model_name() const;
   double threshold() const { return threshold_; }
   // What is applied to the images: the alignment recipe, or "pre-aligned input".
   std::string alignment(bool aligned) const;
@@ -143,7 +146,8 @@ class FaceService {
 };
 
 // A person's id as it arrives in a URL: RequestError 400 "bad_person_id" when it is empty, longer
-// than 200 bytes, not UTF-8, or holds a control character (gallery.h refuses those too, later).
+// than 200 bytes, or not a valid name (deploy/gallery/person_name.h: invalid UTF-8, a control
+// character of any script, a direction override), which gallery.h refuses too, later.
 void check_person_id(const std::string& id);
 
 // A gallery name as --gallery NAME=FILE gives it: face::Error unless 1-64 of [A-Za-z0-9._-].

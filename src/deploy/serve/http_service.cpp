@@ -1,6 +1,7 @@
 #include "deploy/serve/http_service.h"
 
 #include <fmt/format.h>
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -19,7 +20,9 @@
 #include <set>
 #include <vector>
 
+#include "deploy/gallery/sqlite_db.h"
 #include "deploy/serve/base64.h"
+#include "deploy/serve/connection_gate.h"
 #include "deploy/serve/face_service.h"
 #include "deploy/serve/metrics.h"
 #include "deploy/serve/request_error.h"
@@ -106,8 +109,12 @@ void send_json(Response& res, int status, const Json& body) {
   res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
 }
 
+Json error_json(int status, const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}, {"status", status}}}};
+}
+
 void send_error(Response& res, int status, const std::string& code, const std::string& message) {
-  send_json(res, status, {{"error", {{"code", code}, {"message", message}, {"status", status}}}});
+  send_json(res, status, error_json(status, code, message));
 }
 
 // Request start, for the latency histogram: set by the pre-routing handler and read by the
@@ -149,6 +156,46 @@ std::string describe(const std::string& field, const std::string& filename) {
   return filename.empty() ? field : fmt::format("{} ({})", field, filename);
 }
 
+// How deep JSON bodies may nest: the parser recurses once per level, and 300,000 levels (600 KB)
+// overflowed the stack. Requests here nest two levels; 64 leaves room for anything reasonable.
+constexpr int kMaxJsonDepth = 64;
+
+// The deepest nesting of arrays and objects in `text`, stopping once past `limit` (strings
+// skipped, escapes included); the check runs before the recursive parser sees the text.
+int json_depth(const std::string& text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// The body as a JSON object, else 400 saying why (the parser's own words: "number overflow
+// parsing '1e999'" tells more than "not an object").
+Json parse_json_body(const std::string& text) {
+  if (json_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
+    reject(400, "bad_json", "the JSON body nests deeper than {} levels", kMaxJsonDepth);
+  Json body;
+  try {
+    body = Json::parse(text);
+  } catch (const Json::exception& e) {
+    reject(400, "bad_json", "the body is not valid JSON: {}", e.what());
+  }
+  if (!body.is_object()) reject(400, "bad_json", "the JSON body is a {}, not an object", body.type_name());
+  return body;
+}
+
 // `image_fields` names the fields that hold images; "*" takes every uploaded file (enrolment).
 Inputs parse_inputs(const Request& req, const std::set<std::string>& image_fields) {
   Inputs in;
@@ -164,8 +211,7 @@ Inputs parse_inputs(const Request& req, const std::set<std::string>& image_field
         in.options[name] = part.content;
     }
   } else if (starts_with(type, "application/json")) {
-    Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object()) reject(400, "bad_json", "the body is not a JSON object");
+    Json body = parse_json_body(req.body);
     for (auto it = body.begin(); it != body.end(); ++it) {
       const std::string& key = it.key();
       const bool image = image_fields.count(key) || (any && (key == "image" || key == "images"));
@@ -277,14 +323,32 @@ bool same_secret(const std::string& given, const std::string& expected) {
   return diff == 0;
 }
 
-// The host part of a Host header ("127.0.0.1:8080" -> "127.0.0.1", "[::1]:8080" -> "::1").
-std::string host_name(const std::string& header) {
+// The host part of a Host header ("127.0.0.1:8080" -> "127.0.0.1", "[::1]:8080" -> "::1"),
+// lower case; nullopt when the header is malformed (a port that is not a number, an unclosed
+// bracket, an IPv6 literal without brackets).
+std::optional<std::string> host_name(const std::string& header) {
+  std::string host = header, port;
   if (starts_with(header, "[")) {
     auto close = header.find(']');
-    return close == std::string::npos ? header : header.substr(1, close - 1);
+    if (close == std::string::npos) return std::nullopt;
+    host = header.substr(1, close - 1);
+    std::string rest = header.substr(close + 1);
+    if (!rest.empty() && rest[0] != ':') return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
+    if (host.find(':') == std::string::npos) return std::nullopt;  // brackets hold IPv6 literals only
+  } else {
+    auto colon = header.find(':');
+    if (colon != std::string::npos) {
+      if (header.find(':', colon + 1) != std::string::npos) return std::nullopt;
+      host = header.substr(0, colon);
+      port = header.substr(colon + 1);
+      if (port.empty()) return std::nullopt;
+    }
   }
-  auto colon = header.rfind(':');
-  return colon == std::string::npos ? header : header.substr(0, colon);
+  if (!std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) || port.size() > 5)
+    return std::nullopt;
+  if (host.empty()) return std::nullopt;
+  return lower(host);
 }
 
 std::string content_type_of(const std::string& file) {
@@ -301,20 +365,62 @@ std::string content_type_of(const std::string& file) {
 bool is_loopback_host(const std::string& host) {
   std::string h = lower(host);
   if (starts_with(h, "[") && h.size() > 2 && h.back() == ']') h = h.substr(1, h.size() - 2);
-  return h == "localhost" || h == "::1" || starts_with(h, "127.");
+  if (h == "localhost" || h == "localhost.") return true;
+  // IP literals only, parsed whole: "127.0.0.1.evil.example" is a name, which DNS may point anywhere.
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
 }
 
 // ---- the server -------------------------------------------------------------------------------
+// cpp-httplib's request parsing and routing, run on requests the gate has read whole.
+struct Router : httplib::Server {
+  using httplib::Server::process_request;
+};
+
 struct HttpService::Impl {
   FaceService& service;
   Metrics& metrics;
   HttpOptions options;
-  httplib::Server server;
-  int port = -1;
+  Router server;
+  ConnectionGate gate;
 
-  Impl(FaceService& s, Metrics& m, HttpOptions o) : service(s), metrics(m), options(std::move(o)) {
+  Impl(FaceService& s, Metrics& m, HttpOptions o)
+      : service(s), metrics(m), options(std::move(o)), gate(gate_options(options), runner(), refuser()) {
     if (options.workers < 1) fail("serve: at least one worker thread is needed");
     install();
+  }
+
+  static GateOptions gate_options(const HttpOptions& o) {
+    GateOptions g;
+    g.host = o.host;
+    g.port = o.port;
+    g.workers = o.workers;
+    g.max_header_bytes = o.max_header_bytes;
+    g.max_body_bytes = o.max_request_bytes;
+    g.max_buffered_bytes = std::max<size_t>(o.max_request_bytes, 256u << 20);
+    g.header_timeout_ms = o.header_timeout_s * 1000;
+    g.body_timeout_ms = o.read_timeout_s * 1000;
+    g.max_connections = o.max_connections;
+    return g;
+  }
+
+  ConnectionGate::Runner runner() {
+    return [this](httplib::Stream& stream, bool last) {
+      bool closed = false;
+      const bool answered = server.process_request(stream, last, closed, nullptr);
+      return answered && !closed;
+    };
+  }
+
+  // The gate's own refusals: the same JSON errors, counted like every other answer.
+  ConnectionGate::Refuser refuser() {
+    return [this](const GateRefusal& r) {
+      metrics.request(route_label(r.target.substr(0, r.target.find('?'))), r.method, r.status, -1);
+      return error_json(r.status, r.code, r.message).dump(-1, ' ', false, Json::error_handler_t::replace);
+    };
   }
 
   // Every handler runs inside this: the host and origin checks first, then the handler; a
@@ -325,14 +431,20 @@ struct HttpService::Impl {
     return [this, body = std::move(body)](const Request& req, Response& res) {
       try {
         if (!host_allowed(req))
-          reject(403, "bad_host", "this server answers requests for 127.0.0.1 or localhost, not '{}'",
-                 req.get_header_value("Host"));
+          reject(403, "bad_host", "this server answers requests for 127.0.0.1, [::1], localhost{}, not '{}'",
+                 options.allowed_hosts.empty() ? "" : " or a name given by --allow-host", req.get_header_value("Host"));
         if (!origin_allowed(req))
           reject(403, "cross_origin", "writes from another origin ('{}') are refused", req.get_header_value("Origin"));
         body(req, res);
       } catch (const RequestError& e) {
         send_error(res, e.status, e.code, e.what());
         if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+      } catch (const DatabaseBusy& e) {
+        // Another process holds the gallery's write lock (identify enroll, a backup): the
+        // client's request was fine, and a retry shortly will likely succeed.
+        fmt::print(stderr, "serve: busy: {} {}: {}\n", req.method, req.path, e.what());
+        send_error(res, 503, "gallery_busy", "the gallery is locked by another process: retry in a few seconds");
+        res.set_header("Retry-After", "2");
       } catch (const std::exception& e) {
         fmt::print(stderr, "serve: error: {} {}: {}\n", req.method, req.path, e.what());
         send_error(res, 500, "internal", e.what());
@@ -356,10 +468,15 @@ struct HttpService::Impl {
   }
 
   // Requests on a loopback server must name a loopback host: a page on another site whose name
-  // was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name.
+  // was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name. The name is compared whole
+  // (an IP literal in 127/8 or ::1, localhost, or one the operator allowed), never by prefix.
   bool host_allowed(const Request& req) const {
     if (!is_loopback_host(options.host) || !req.has_header("Host")) return true;
-    return is_loopback_host(host_name(req.get_header_value("Host")));
+    std::optional<std::string> host = host_name(req.get_header_value("Host"));
+    if (!host) return false;
+    if (is_loopback_host(*host)) return true;
+    return std::any_of(options.allowed_hosts.begin(), options.allowed_hosts.end(),
+                       [&](const std::string& allowed) { return lower(allowed) == *host; });
   }
 
   // A browser says where a request comes from; writes from other origins are refused.
@@ -373,21 +490,14 @@ struct HttpService::Impl {
 
 void HttpService::Impl::install() {
   auto& svr = server;
-  svr.new_task_queue = [n = options.workers] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  // Connections, deadlines and size limits are the gate's (connection_gate.h); these only shape
+  // what cpp-httplib says in its Keep-Alive header, and back the gate's body limit up.
   svr.set_payload_max_length(options.max_request_bytes);
-  svr.set_read_timeout(options.read_timeout_s, 0);
-  svr.set_write_timeout(30, 0);
-  svr.set_keep_alive_max_count(1000);
-  svr.set_keep_alive_timeout(5);
+  svr.set_keep_alive_max_count(static_cast<size_t>(GateOptions{}.max_requests_per_connection));
+  svr.set_keep_alive_timeout(GateOptions{}.idle_timeout_ms / 1000);
 
-  svr.set_pre_routing_handler([](const Request& req, Response& res) {
+  svr.set_pre_routing_handler([](const Request&, Response&) {
     t_request_start = Clock::now();
-    if (lower(req.get_header_value("Transfer-Encoding")).find("chunked") != std::string::npos) {
-      // cpp-httplib 0.11 reads a chunked body without the size limit: refuse it before it is
-      // read. (Its unread chunks then fail to parse as a next request, which closes the connection.)
-      send_error(res, 411, "length_required", "send a Content-Length (chunked request bodies are not accepted)");
-      return HandlerResponse::Handled;
-    }
     return HandlerResponse::Unhandled;
   });
 
@@ -404,6 +514,12 @@ void HttpService::Impl::install() {
       } else {
         send_error(res, 404, "not_found", fmt::format("no such endpoint: {} {} (see docs/serve.md)", req.method, req.path));
       }
+    } else if (res.status == 413 && starts_with(lower(req.get_header_value("Content-Type")),
+                                                "application/x-www-form-urlencoded")) {
+      // cpp-httplib caps urlencoded bodies at 8 KB before any handler runs; none of ours takes them.
+      send_error(res, 415, "unsupported_media_type",
+                 "send images as multipart/form-data, as JSON with base64 strings, or as one image/* body "
+                 "(Content-Type was 'application/x-www-form-urlencoded')");
     } else if (res.status == 413) {
       send_error(res, 413, "request_too_large",
                  fmt::format("the request body is over this server's limit of {} bytes (serve --max-request-mb)",
@@ -437,7 +553,7 @@ void HttpService::Impl::install() {
             send_json(res, 200,
                       {{"status", "ok"},
                        {"model",
-                        {{"description", m.description()},
+                        {{"description", service.model_name()},
                          {"fingerprint", m.fingerprint()},
                          {"embedding_dim", m.embedding_dim()},
                          {"input_size", m.input_size()}}},
@@ -580,20 +696,10 @@ HttpService::HttpService(FaceService& service, Metrics& metrics, HttpOptions opt
 
 HttpService::~HttpService() = default;
 
-int HttpService::bind() {
-  auto& o = impl_->options;
-  if (o.port == 0) {
-    impl_->port = impl_->server.bind_to_any_port(o.host);
-  } else {
-    impl_->port = impl_->server.bind_to_port(o.host, o.port) ? o.port : -1;
-  }
-  if (impl_->port < 0)
-    fail("cannot listen on {}:{} (is the port in use, or the address not one of this machine's?)", o.host, o.port);
-  return impl_->port;
-}
+int HttpService::bind() { return impl_->gate.bind(); }
 
-bool HttpService::serve() { return impl_->server.listen_after_bind(); }
+void HttpService::serve() { impl_->gate.serve(); }
 
-void HttpService::stop() { impl_->server.stop(); }
+void HttpService::stop() { impl_->gate.stop(); }
 
 }  // namespace face::serve

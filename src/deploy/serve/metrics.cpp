@@ -42,9 +42,17 @@ std::string Histogram::lines(const std::string& name, const std::string& labels)
 
 Metrics::Metrics() : batch_size_({1, 2, 4, 8, 16, 32, 64, 128}), batch_seconds_(latency_bounds()) {}
 
+std::string method_label(const std::string& method) {
+  static const char* const kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+  for (const char* known : kKnown)
+    if (method == known) return method;
+  return "other";
+}
+
 void Metrics::request(const std::string& route, const std::string& method, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ++requests_[{route, method, status}];
+  // Statuses are the server's own few; a method is whatever the client typed, so it is bounded too.
+  ++requests_[{route, method_label(method), status}];
   if (seconds >= 0) latency_.try_emplace(route, latency_bounds()).first->second.observe(seconds);
 }
 

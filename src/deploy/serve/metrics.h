@@ -9,7 +9,8 @@
 //   face_embed_batch_duration_seconds                  histogram: one forward pass
 //
 // `route` is the route's pattern ("/v1/galleries/{name}/people/{id}/faces"), never the raw path,
-// so a client cannot grow the number of series; paths that match no route count as "other".
+// and `method` one of HTTP's nine, so a client cannot grow the number of series: paths that match
+// no route and methods HTTP does not define count as "other".
 // Thread-safe: request threads and the batcher thread record concurrently.
 #pragma once
 #include <cstdint>
@@ -52,6 +53,9 @@ class Metrics {
   uint64_t faces_ = 0, batches_ = 0;
   Histogram batch_size_, batch_seconds_;
 };
+
+// `method` when it is one of HTTP's nine (GET, HEAD, POST, ...), else "other".
+std::string method_label(const std::string& method);
 
 // A label value with \, " and newline escaped, as the format requires.
 std::string escape_label(const std::string& value);

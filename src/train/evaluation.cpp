@@ -1,0 +1,114 @@
+#include "train/evaluation.h"
+
+#include <torch/torch.h>
+
+#include <array>
+#include <map>
+
+#include "eval/pair_list.h"
+#include "eval/pair_scoring.h"
+#include "eval/verification_protocol.h"
+#include "model/memory_format.h"
+#include "train/network_input.h"
+#include "util/error.h"
+
+namespace face {
+
+namespace {
+
+std::unique_ptr<PackedPairs> load_lfw_view1(const EvaluationConfig& e) {
+  try {
+    PairList list = read_pair_list(e.lfw_pairs);
+    if (list.folds > 1)
+      fail("'{}' is LFW View 2 ({} folds, as pairs.txt): View 2 is for final reports only (`evaluate`), never "
+           "for model selection; use View 1's pairsDevTest.txt",
+           e.lfw_pairs, list.folds);
+    int64_t n_same = 0;
+    for (const auto& p : list.pairs) n_same += p.same;
+    int64_t fewest = std::min<int64_t>(n_same, static_cast<int64_t>(list.pairs.size()) - n_same);
+    if (fewest < 2) fail("'{}' needs at least 2 matched and 2 mismatched pairs to score", e.lfw_pairs);
+    fmt::print("loading LFW pack '{}'\n", e.lfw_pack);
+    Pack lfw = load_pack(e.lfw_pack);
+    // Ten folds in file order, as evaluate scores View 1; fewer for a tiny list.
+    return std::make_unique<PackedPairs>(
+        resolve_pairs_in_pack(std::move(list), lfw, e.lfw_pack, static_cast<int>(std::min<int64_t>(10, fewest))));
+  } catch (const Error& err) {
+    fail("LFW View 1 evaluation (evaluation.lfw_pack, evaluation.lfw_pairs): {}", err.what());
+  }
+}
+
+}  // namespace
+
+TrainingEvaluation::TrainingEvaluation(const TrainConfig& config, torch::Tensor pack_images,
+                                       std::vector<ImageIndexPair> validation, torch::Device device)
+    : options_(config.evaluation),
+      channels_last_(config.runtime.channels_last),
+      precision_(resolve_precision(config.runtime.precision, device)),
+      pack_images_(std::move(pack_images)),
+      validation_(std::move(validation)),
+      device_(device) {
+  if (!options_.lfw_pairs.empty()) lfw_ = load_lfw_view1(options_);
+}
+
+EvaluationResult TrainingEvaluation::evaluate(Nn4& model) {
+  EvaluationResult r;
+  if (!any()) return r;
+  r.accuracy = r.auc = r.threshold = std::nan("");  // logged as null without validation pairs
+  if (has_validation()) evaluate_validation(model, r);
+  if (lfw_) evaluate_lfw_view1(model, r);
+  r.score = options_.select_by == SelectBy::lfw_view1 ? r.lfw_accuracy : r.accuracy;
+  return r;
+}
+
+// Rows `indices` of the uint8 `images` (host), embedded in eval mode.
+torch::Tensor TrainingEvaluation::embed(Nn4& model, const torch::Tensor& images, const torch::Tensor& indices) {
+  torch::InferenceMode inference;
+  model->eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < indices.size(0); i += options_.batch) {
+    auto chunk = indices.slice(0, i, i + options_.batch);
+    auto x = network_input(images.index_select(0, chunk).to(device_));
+    x = in_layout(x, channels_last_);
+    AutocastScope autocast(precision_, device_);
+    out.push_back(model->forward(x).to(torch::kFloat32).cpu());
+  }
+  model->train();
+  return torch::cat(out);
+}
+
+void TrainingEvaluation::evaluate_validation(Nn4& model, EvaluationResult& r) {
+  // Embed each validation image once.
+  std::vector<int64_t> images;
+  std::map<int64_t, int64_t> row;
+  for (const auto& p : validation_)
+    for (auto i : {p.first, p.second})
+      if (row.emplace(i, static_cast<int64_t>(images.size())).second) images.push_back(i);
+  auto embeddings = embed(model, pack_images_, torch::tensor(images, torch::kLong));
+  std::vector<std::array<int64_t, 2>> rows;
+  std::vector<bool> same;
+  for (const auto& p : validation_) {
+    rows.push_back({row[p.first], row[p.second]});
+    same.push_back(p.same);
+  }
+  if (validation_.size() >= 20) {  // LFW's protocol: 10 folds in order (the pairs alternate kinds)
+    auto m = score_pairs(embeddings, rows, same, contiguous_folds(rows.size(), 10));
+    r.accuracy = m.accuracy_mean;
+    r.auc = m.auc;
+    r.threshold = m.best_threshold;
+  } else {  // too few to cross-validate: the best threshold's accuracy on all of them
+    auto choice = best_accuracy_threshold(pair_distances(embeddings, rows, DistanceKind::squared_l2), same);
+    r.accuracy = choice.accuracy;
+    r.threshold = choice.threshold;
+  }
+  r.pairs = static_cast<int64_t>(validation_.size());
+}
+
+void TrainingEvaluation::evaluate_lfw_view1(Nn4& model, EvaluationResult& r) {
+  auto embeddings = l2_normalise(embed(model, lfw_->images, torch::arange(lfw_->images.size(0))));
+  auto m = score_pairs(embeddings, lfw_->rows, lfw_->same, lfw_->folds);
+  r.lfw_accuracy = m.accuracy_mean;
+  r.lfw_auc = m.auc;
+  r.lfw_pairs = static_cast<int64_t>(lfw_->rows.size());
+}
+
+}  // namespace face
