@@ -136,6 +136,9 @@ std::vector<Field> schema(TrainConfig& c) {
       number("data.augmentation.contrast", a.contrast, 0.0, 1.0, true, "contrast jitter"),
       text("data.teacher_targets", c.data.teacher_targets, {}, false,
            "distillation: the teacher's embeddings of the pack (default: data.pack + '.teacher')"),
+      since_defaults(text("data.online_teacher", c.data.online_teacher, {}, true,
+                          "distillation: the teacher as a model file (export_dlib); it embeds every step's "
+                          "augmented view instead of the precomputed targets (which still give the centring mean)")),
       text("data.unlabelled_pack", c.data.unlabelled_pack, {}, false,
            "distillation: a pack of faces without identities, used by the distillation terms only"),
       text("data.unlabelled_targets", c.data.unlabelled_targets, {}, false,
@@ -290,6 +293,9 @@ void check_rules(const TrainConfig& c) {
     fail("config: 'loss.distill.weight' is set but both of its terms have weight 0");
   if (c.data.unlabelled_pack.empty() != (c.data.unlabelled_per_batch == 0))
     fail("config: 'data.unlabelled_pack' and 'data.unlabelled_per_batch' go together: set both or neither");
+  if (!c.data.online_teacher.empty() && !c.loss.uses_teacher())
+    fail("config: 'data.online_teacher' teaches through the teacher's terms: set 'loss.distill.weight' (or "
+         "'loss.low_far.weight')");
   if (!c.data.unlabelled_pack.empty() && !c.loss.uses_teacher())
     fail("config: unlabelled faces ('data.unlabelled_pack') only teach through the teacher: set 'loss.distill.weight' "
          "or 'loss.low_far.weight'");

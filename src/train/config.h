@@ -44,6 +44,9 @@ struct DataConfig {
   // Distillation (loss.distill.weight > 0): the teacher's embeddings of the pack's images
   // (train/teacher_targets.h; default: the pack's path + ".teacher").
   std::string teacher_targets;
+  // Online teaching: a model file of the same teacher (export_dlib's TorchScript) that embeds each
+  // step's augmented view, so teacher and student see the same pixels (train/distillation_data.h).
+  std::string online_teacher;
   // Faces without identity labels that join each batch for the distillation terms only.
   std::string unlabelled_pack;      // a pack (its labels are ignored)
   std::string unlabelled_targets;   // default: unlabelled_pack + ".teacher"

@@ -34,6 +34,24 @@ DistillationData load_distillation_data(const TrainConfig& config, const Pack& p
       train = torch::cat({train, unlabelled});
     }
     torch::Tensor mean = train.mean(0);
+    out.mean = mean.to(device);
+    if (!d.online_teacher.empty()) {
+      out.teacher = load_embedder(d.online_teacher, device);
+      const std::string recorded = load_teacher_targets(path).teacher_fingerprint;
+      if (out.teacher->fingerprint() != recorded)
+        fail("data.online_teacher '{}' (weights {}) is not the teacher of the targets '{}' (weights {}): the "
+             "targets give the centring mean, so they must come from the same teacher",
+             d.online_teacher, out.teacher->fingerprint(), path.string(), recorded);
+      if (out.teacher->input_size() != pack.images.size(-1))
+        fail("data.online_teacher '{}' takes {}x{} faces, the pack holds {}x{}: pack the faces at the teacher's size",
+             d.online_teacher, out.teacher->input_size(), out.teacher->input_size(), pack.images.size(-2),
+             pack.images.size(-1));
+      if (out.unlabelled_images.defined() && out.unlabelled_images.size(-1) != pack.images.size(-1))
+        fail("data.unlabelled_pack '{}' holds {}x{} faces, the pack {}x{}: the online teacher needs one size",
+             d.unlabelled_pack, out.unlabelled_images.size(-1), out.unlabelled_images.size(-1), pack.images.size(-1),
+             pack.images.size(-1));
+      if (is_main) fmt::print("distillation: online teacher {} embeds every step's augmented view\n", d.online_teacher);
+    }
     out.targets = centre_targets(targets, mean).to(device);
     if (unlabelled.defined()) out.unlabelled_targets = centre_targets(unlabelled, mean).to(device);
     if (is_main)
@@ -45,6 +63,13 @@ DistillationData load_distillation_data(const TrainConfig& config, const Pack& p
     fail("distillation (loss.distill.weight {}): {}", config.loss.distill.weight, err.what());
   }
   return out;
+}
+
+torch::Tensor online_targets(const DistillationData& data, const torch::Tensor& views, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  // The teacher takes faces as packs store them (uint8), as when the targets were precomputed.
+  auto faces = (views.detach() * 255).round_().clamp_(0, 255).to(torch::kUInt8);
+  return centre_targets(data.teacher->embed(faces).to(device), data.mean);
 }
 
 }  // namespace face

@@ -5,12 +5,20 @@
 // labels with their own targets, which join every batch for the distillation terms only.
 // Targets are centred on their mean over the training images and the unlabelled faces, never
 // the held-out identities, so validation stays untouched by the teacher's view of them.
+//
+// Online teaching (data.online_teacher, after Beyer et al. 2022, "a good teacher is patient and
+// consistent"): the teacher itself, loaded from a model file, embeds every step's augmented
+// view, so the student matches the teacher on exactly the pixels it sees rather than on a
+// vector computed once from the unaugmented image. The precomputed targets still give the
+// centring mean, and must come from the same teacher (their recorded weights fingerprint is
+// checked), so the two ways of teaching centre alike.
 #pragma once
 #include <torch/types.h>
 
 #include <vector>
 
 #include "data/pack.h"
+#include "model/embedder.h"
 #include "train/config.h"
 
 namespace face {
@@ -19,7 +27,13 @@ struct DistillationData {
   torch::Tensor targets;             // (pack images, D) centred unit targets, on the device
   torch::Tensor unlabelled_images;   // uint8 unlabelled faces (on the device with data.on_device); undefined without
   torch::Tensor unlabelled_targets;  // their centred targets, on the device
+  torch::Tensor mean;                // (D) the centring mean
+  std::shared_ptr<Embedder> teacher; // online teaching: the teacher itself; null without
 };
+
+// Online teaching: the centred teacher vectors of `views`, float (m, 3, S, S) in [0, 1] at the
+// teacher's input size (the pack's), on `device`. Requires: data.teacher (not null).
+torch::Tensor online_targets(const DistillationData& data, const torch::Tensor& views, const torch::Device& device);
 
 // Requires: config.loss.uses_teacher(). Ensures: the data above; fails (face::Error naming
 // the file and the config key) when a targets file is missing, stale, or of another dimension

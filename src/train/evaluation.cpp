@@ -60,6 +60,18 @@ EvaluationResult TrainingEvaluation::evaluate(Nn4& model) {
   return r;
 }
 
+void TrainingEvaluation::compare_with_teacher(torch::Tensor targets, std::vector<int64_t> train_sample) {
+  teacher_targets_ = targets.to(torch::kCPU);
+  train_sample_ = torch::tensor(train_sample, torch::kLong);
+}
+
+namespace {
+// Mean of 1 - <unit(student_i), target_i>.
+double cosine_distance(const torch::Tensor& student, const torch::Tensor& targets) {
+  return (1 - (l2_normalise(student) * targets).sum(1)).mean().item<double>();
+}
+}  // namespace
+
 // Rows `indices` of the uint8 `images` (host), embedded in eval mode.
 torch::Tensor TrainingEvaluation::embed(Nn4& model, const torch::Tensor& images, const torch::Tensor& indices) {
   torch::InferenceMode inference;
@@ -83,7 +95,12 @@ void TrainingEvaluation::evaluate_validation(Nn4& model, EvaluationResult& r) {
   for (const auto& p : validation_)
     for (auto i : {p.first, p.second})
       if (row.emplace(i, static_cast<int64_t>(images.size())).second) images.push_back(i);
-  auto embeddings = embed(model, pack_images_, torch::tensor(images, torch::kLong));
+  auto index = torch::tensor(images, torch::kLong);
+  auto embeddings = embed(model, pack_images_, index);
+  if (teacher_targets_.defined()) {
+    r.validation_distill = cosine_distance(embeddings, teacher_targets_.index_select(0, index));
+    r.train_distill = cosine_distance(embed(model, pack_images_, train_sample_), teacher_targets_.index_select(0, train_sample_));
+  }
   std::vector<std::array<int64_t, 2>> rows;
   std::vector<bool> same;
   for (const auto& p : validation_) {

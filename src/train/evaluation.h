@@ -10,6 +10,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct EvaluationResult {
   int64_t pairs = 0;
   double lfw_accuracy = -1, lfw_auc = -1;      // LFW View 1 (pairsDevTest), when configured
   int64_t lfw_pairs = 0;
+  // Distilling runs: mean cosine distance to the centred teacher vectors of the held-out
+  // identities' images and of a sample of training images (NaN otherwise). Both high is
+  // under-training; a gap that opens is overfitting to the training faces.
+  double validation_distill = std::nan(""), train_distill = std::nan("");
   double score = -1;                            // what selects best.pt
 };
 
@@ -46,6 +51,9 @@ class TrainingEvaluation {
   // Scores `model` (eval mode while embedding, train mode after). Scores not configured are NaN
   // (validation) or -1 (LFW View 1).
   EvaluationResult evaluate(Nn4& model);
+  // From now on evaluate() also compares the validation images and `train_sample` (pack indices
+  // of training images) with `targets` (every pack image's centred teacher vector).
+  void compare_with_teacher(torch::Tensor targets, std::vector<int64_t> train_sample);
 
  private:
   torch::Tensor embed(Nn4& model, const torch::Tensor& images, const torch::Tensor& indices);
@@ -58,6 +66,8 @@ class TrainingEvaluation {
   torch::Tensor pack_images_;
   std::vector<ImageIndexPair> validation_;
   std::unique_ptr<PackedPairs> lfw_;
+  torch::Tensor teacher_targets_;  // (pack images, D) on the CPU; undefined: not compared
+  torch::Tensor train_sample_;     // int64 pack indices
   torch::Device device_;
 };
 

@@ -128,6 +128,8 @@ void EvaluationHook::run(Trainer& t) {
     row["lfw_view1_accuracy"] = r.lfw_accuracy, row["lfw_view1_auc"] = r.lfw_auc, row["lfw_view1_pairs"] = r.lfw_pairs;
     lfw_note = fmt::format(", LFW View 1 accuracy {:.4f} auc {:.4f} ({} pairs)", r.lfw_accuracy, r.lfw_auc, r.lfw_pairs);
   }
+  if (std::isfinite(r.validation_distill))
+    row["validation_distill_direct"] = r.validation_distill, row["train_distill_direct"] = r.train_distill;
   row["score"] = r.score, row["best"] = best;
   t.log_metrics(row.dump());
   fmt::print("eval step {}: validation accuracy {:.4f} auc {:.4f} ({} pairs){}{}\n", st.step, r.accuracy, r.auc,

@@ -11,8 +11,8 @@
 
 namespace face {
 
-// uint8 pack images (m, 3, H, W) -> the network's float input, resized (bilinear, antialiased)
-// when the pack is not kInputSize x kInputSize.
+// uint8 pack images (m, 3, H, W), or float ones in [0, 1] -> the network's float input, resized
+// (bilinear, antialiased) when they are not kInputSize x kInputSize.
 inline torch::Tensor network_input(const torch::Tensor& images) {
   auto x = to_model_input(images);
   if (x.size(2) == kInputSize && x.size(3) == kInputSize) return x;

@@ -3,12 +3,14 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -39,6 +41,13 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+// `options` (sized for the network's kInputSize input) for images of side `size`: the crop's
+// padding scales with the image, the rest does not depend on it.
+AugmentOptions at_size(AugmentOptions options, int64_t size) {
+  options.crop_padding = (options.crop_padding * size + kInputSize / 2) / kInputSize;
+  return options;
+}
+
 // Mean distance between different rows, from a (B, B) squared-distance matrix: a collapse shows as 0.
 torch::Tensor embedding_spread(const torch::Tensor& d) {
   const int64_t b = d.size(0);
@@ -62,8 +71,16 @@ Trainer::Trainer(TrainConfig config, Pack pack, TrainerOptions options)
   g_stop.store(false);
   start_runtime();                               // threads, device, distributed ranks, seeds
   IdentitySplit split = split_identities();      // sampler over training identities, validation pairs
-  if (config_.loss.uses_teacher())
+  if (config_.loss.uses_teacher()) {
     distill_ = load_distillation_data(config_, pack_, train_images_, device_, is_main());
+    // A fixed sample of training images, about as many as the held-out identities have (the
+    // recipe's 10% of CelebA: ~2,000), so each evaluation embeds a few seconds more.
+    std::vector<int64_t> sample = train_images_;
+    std::mt19937_64 shuffle(static_cast<uint64_t>(config_.run.seed) + 2);
+    std::shuffle(sample.begin(), sample.end(), shuffle);
+    sample.resize(std::min<size_t>(sample.size(), 2000));
+    evaluation_->compare_with_teacher(distill_.targets, std::move(sample));
+  }
   // Data on the device as uint8; converted per batch.
   images_ = config_.data.on_device ? pack_.images.to(device_) : pack_.images;
   labels_ = pack_.labels.to(device_);
@@ -286,19 +303,29 @@ Trainer::Batch Trainer::next_batch() {
   b.labels = labels_.index_select(0, on_device);
   auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
                     .to(device_, /*non_blocking=*/true);
-  b.images = network_input(images);
   const auto& d = distill_;
   if (d.targets.defined()) b.targets = d.targets.index_select(0, on_device);
+  torch::Tensor extra;  // the unlabelled faces (uint8), when the recipe adds them
   if (d.unlabelled_images.defined()) {
     // Unlabelled faces join the batch after the P x K labelled ones (distillation terms only).
     auto pick = torch::randint(d.unlabelled_images.size(0), {config_.data.unlabelled_per_batch}, torch::kLong);
     auto pick_device = pick.to(device_);
-    auto extra = d.unlabelled_images.index_select(0, d.unlabelled_images.is_cuda() == device_.is_cuda() ? pick_device : pick)
-                     .to(device_);
-    b.images = torch::cat({b.images, network_input(extra)});
+    extra = d.unlabelled_images.index_select(0, d.unlabelled_images.is_cuda() == device_.is_cuda() ? pick_device : pick)
+                .to(device_);
     b.targets = torch::cat({b.targets, d.unlabelled_targets.index_select(0, pick_device)});
   }
-  if (config_.data.augment) b.images = augment(b.images, config_.data.augmentation);
+  if (d.teacher) {
+    // Online teaching: augmented at the pack's (the teacher's) size, embedded by the teacher as
+    // it is, then resized for the student: both see the same view.
+    auto views = to_model_input(extra.defined() ? torch::cat({images, extra}) : images);  // one size: checked at load
+    if (config_.data.augment) views = augment(views, at_size(config_.data.augmentation, views.size(-1)));
+    b.targets = online_targets(d, views, device_);
+    b.images = network_input(views);
+  } else {
+    b.images = network_input(images);
+    if (extra.defined()) b.images = torch::cat({b.images, network_input(extra)});
+    if (config_.data.augment) b.images = augment(b.images, config_.data.augmentation);
+  }
   b.images = in_layout(b.images, config_.runtime.channels_last);
   return b;
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "model/precision.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "vision/model_catalog.h"
@@ -11,7 +12,8 @@
 namespace face {
 
 DeployedModel::DeployedModel(const DeployedModelOptions& options) : options_(options) {
-  embedder_ = open_model({options.model, options.arch, options.seed}, parse_device(options.device));
+  const torch::Device device = parse_device(options.device);
+  embedder_ = open_model({options.model, options.arch, options.seed, resolve_precision(options.precision, device)}, device);
   name_ = options.model.empty() ? released_model_path().string() : options.model;
   recipe_ = embedder_->metadata("align_recipe");
   if (options.threshold) {

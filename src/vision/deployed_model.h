@@ -28,6 +28,7 @@ struct DeployedModelOptions {
   std::string arch = "nn4.small2";  // for "random"
   uint64_t seed = 0;                // for "random"
   std::string device = "cpu";       // cpu | cuda[:N]
+  std::string precision = "fp32";   // auto | fp32 | bf16 (model/precision.h: auto is bf16 where native)
   std::optional<double> threshold;  // overrides the model's recorded one
   bool aligned = false;             // inputs are aligned faces (no detection)
   int upsample = 1;                 // detector upsampling when aligning

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "util/error.h"
+#include "vision/vision_error.h"
 
 namespace face {
 
@@ -85,12 +86,14 @@ ReadFace FaceReader::read_image(const RgbImage& image, const std::string& name) 
     case Framing::whole:
       face.resized = !face_sized;
       if (face.resized) face.notes.push_back(fmt::format("'{}': resized from {}x{}", file.string(), w, h));
+      if (face.resized && w == h) face.resized_from = w;
       break;
     case Framing::aligned_face:
       if (!face_sized) {
         int expected = options_.recipe_size > 0 ? options_.recipe_size : s;
-        fail("'{}' is {}x{}, not an aligned {}x{} face (--aligned): drop --aligned to detect and align it",
-             file.string(), w, h, expected, expected);
+        fail_as(VisionFailure::not_aligned,
+                "'{}' is {}x{}, not an aligned {}x{} face (--aligned): drop --aligned to detect and align it",
+                file.string(), w, h, expected, expected);
       }
       break;
     case Framing::centre_crop: {
@@ -102,7 +105,8 @@ ReadFace FaceReader::read_image(const RgbImage& image, const std::string& name) 
     case Framing::align: {
       AlignResult aligned = aligner_->align(rgb);
       if (aligned.status == AlignStatus::failed)  // NoFace::skip, or a landmark failure
-        fail("no face found in '{}'{}", file.string(), aligned.reason.empty() ? "" : " (" + aligned.reason + ")");
+        fail_as(VisionFailure::no_face, "no face found in '{}'{}", file.string(),
+                aligned.reason.empty() ? "" : " (" + aligned.reason + ")");
       face.fell_back = aligned.status == AlignStatus::fallback;
       face.faces_found = aligned.faces_found;
       face.box = aligned.box;
@@ -131,6 +135,7 @@ ReadFaces read_faces(const std::vector<std::filesystem::path>& files, const Face
   out.errors.assign(files.size(), "");
   out.notes.assign(files.size(), {});
   std::atomic<int64_t> resized{0}, fell_back{0};
+  std::vector<int> resized_from(files.size(), 0);
   std::mutex progress_mutex;
   at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
     // parallel_for hands each thread one contiguous chunk, so this is one reader per thread.
@@ -141,6 +146,7 @@ ReadFaces read_faces(const std::vector<std::filesystem::path>& files, const Face
         out.images[i].copy_(face.image);
         out.notes[i] = std::move(face.notes);
         resized += face.resized, fell_back += face.fell_back;
+        if (face.resized) resized_from[i] = face.resized_from > 0 ? face.resized_from : -1;
       } catch (const std::exception& e) {
         out.errors[i] = e.what();
       }
@@ -152,6 +158,14 @@ ReadFaces read_faces(const std::vector<std::filesystem::path>& files, const Face
   });
   out.resized = resized;
   out.fell_back = fell_back;
+  for (int side : resized_from) {
+    if (side == 0) continue;  // read at the size asked, or failed
+    if (side < 0 || (out.resized_from != 0 && side != out.resized_from)) {
+      out.resized_from = 0;  // a non-square file, or two sizes: not one aligned tree
+      break;
+    }
+    out.resized_from = side;
+  }
   return out;
 }
 

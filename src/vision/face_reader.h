@@ -17,7 +17,9 @@
 //                         crop, counted: evaluate --align; or an error naming the file: verify
 //                         and identify, which use for_model() below)
 //
-// A file that cannot be read (missing, corrupt, too large) is a face::Error naming it.
+// Failures are VisionErrors (vision_error.h) naming the file: those of image_io.h for a file
+// that cannot be read (missing, corrupt, too large), no_face when aligning finds none (and the
+// recipe says to fail), not_aligned when an aligned face is not of the aligned size.
 #pragma once
 #include <torch/types.h>
 
@@ -56,6 +58,7 @@ std::string recipe_warning(const std::string& model_recipe, const FaceReadOption
 struct ReadFace {
   torch::Tensor image;             // uint8 (3, size, size) RGB
   bool resized = false;            // whole / centre crop: the file was neither S nor the recipe size
+  int resized_from = 0;            // whole: the side of the square it was resized from (0: not square)
   bool fell_back = false;          // align: no face found, the recipe's fallback crop was used
   std::vector<std::string> notes;  // worth a warning, each naming the file ("3 faces in ...")
   // Where the face came from, for callers that show it (deploy/serve): align only, else empty/0.
@@ -86,6 +89,9 @@ struct ReadFaces {
   std::vector<std::string> errors;              // per file: empty when read, else why not
   std::vector<std::vector<std::string>> notes;  // per file
   int64_t resized = 0, fell_back = 0;           // counts of the flags above
+  // Whole framing: the one side every resized file had when all were squares of that side (an
+  // aligned tree made at another size, e.g. 150 px chips for a 96 px model); 0 otherwise.
+  int resized_from = 0;
   int64_t failed() const;
 };
 

@@ -198,33 +198,41 @@ std::string truncation_problem(const std::string& b) {
 
 bool has_image_extension(const fs::path& path) { return has_image_file_extension(path); }
 
+std::string encode_png(const cv::Mat& rgb) {
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uchar> png;
+  if (!cv::imencode(".png", bgr, png)) fail("cannot encode a {}x{} image as PNG", rgb.cols, rgb.rows);
+  return std::string(png.begin(), png.end());
+}
+
 RgbImage read_rgb(const fs::path& path, const ImageReadOptions& options) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail("image '{}': no such file", path.string());
-  if (fs::is_directory(path, ec)) fail("image '{}': is a directory", path.string());
+  if (!fs::exists(path, ec)) fail_as(VisionFailure::unreadable, "image '{}': no such file", path.string());
+  if (fs::is_directory(path, ec)) fail_as(VisionFailure::unreadable, "image '{}': is a directory", path.string());
   std::string bytes;
   try {
     bytes = read_file(path);
   } catch (const Error&) {
-    fail("image '{}': cannot be read (permissions?)", path.string());
+    fail_as(VisionFailure::unreadable, "image '{}': cannot be read (permissions?)", path.string());
   }
   return decode_rgb(bytes, path.string(), options);
 }
 
 RgbImage decode_rgb(const std::string& bytes, const std::string& name, const ImageReadOptions& options) {
-  if (bytes.empty()) fail("image '{}': empty file (0 bytes)", name);
+  if (bytes.empty()) fail_as(VisionFailure::undecodable, "image '{}': empty file (0 bytes)", name);
   cv::Size size = probe_image_size(bytes);
   if (static_cast<int64_t>(size.width) * size.height > options.max_pixels)
-    fail("image '{}': {}x{} pixels exceeds the cap of {} (decompression bomb?)", name, size.width, size.height,
+    fail_as(VisionFailure::too_large, "image '{}': {}x{} pixels exceeds the cap of {} (decompression bomb?)", name, size.width, size.height,
          options.max_pixels);
   // A truncated file decodes "successfully" with the missing part grey (libjpeg only warns on
   // stderr), which would silently put damaged faces into a data set: refuse it instead.
   std::string truncated = truncation_problem(bytes);
-  if (!truncated.empty()) fail("image '{}': {}", name, truncated);
+  if (!truncated.empty()) fail_as(VisionFailure::undecodable, "image '{}': {}", name, truncated);
   // Only formats whose size is read here are decoded: any other (PNM, JPEG 2000, OpenEXR, ...)
   // would be decoded in full before its size could be checked, a bomb included.
   if (size.area() <= 0)
-    fail("image '{}': not an image, or not in a format this program reads (JPEG, PNG, BMP, WebP, TIFF)", name);
+    fail_as(VisionFailure::undecodable, "image '{}': not an image, or not in a format this program reads (JPEG, PNG, BMP, WebP, TIFF)", name);
   cv::Mat raw;
   // JPEGs through libjpeg directly, so corrupt data is an error (jpeg_decoder.h), not a grey patch;
   // CMYK and other rare JPEG colour spaces, and every other format, through OpenCV.
@@ -235,13 +243,17 @@ RgbImage decode_rgb(const std::string& bytes, const std::string& name, const Ima
       raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data())),
                          cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
   } catch (const cv::Exception& e) {
-    fail("image '{}': cannot be decoded: {}", name, e.what());
+    fail_as(VisionFailure::undecodable, "image '{}': cannot be decoded: {}", name, e.what());
+  } catch (const VisionError&) {
+    throw;
+  } catch (const Error& e) {  // the strict JPEG decoder's corrupt data
+    throw VisionError(VisionFailure::undecodable, e.what());
   }
-  if (raw.empty()) fail("image '{}': not an image or corrupt", name);
+  if (raw.empty()) fail_as(VisionFailure::undecodable, "image '{}': not an image or corrupt", name);
   // Upright as every viewer shows it: phones store the sensor's pixels and an EXIF orientation.
   raw = apply_orientation(raw, exif_orientation(bytes));
   if (static_cast<int64_t>(raw.cols) * raw.rows > options.max_pixels)
-    fail("image '{}': {}x{} pixels exceeds the cap of {}", name, raw.cols, raw.rows, options.max_pixels);
+    fail_as(VisionFailure::too_large, "image '{}': {}x{} pixels exceeds the cap of {}", name, raw.cols, raw.rows, options.max_pixels);
 
   RgbImage out;
   std::vector<std::string> notes;
@@ -254,7 +266,7 @@ RgbImage decode_rgb(const std::string& bytes, const std::string& name, const Ima
     case 1: cv::cvtColor(raw, out.rgb, cv::COLOR_GRAY2RGB); notes.push_back("grayscale converted to RGB"); break;
     case 3: cv::cvtColor(raw, out.rgb, cv::COLOR_BGR2RGB); break;
     case 4: cv::cvtColor(raw, out.rgb, cv::COLOR_BGRA2RGB); notes.push_back("alpha channel dropped"); break;
-    default: fail("image '{}': unsupported channel count {}", name, raw.channels());
+    default: fail_as(VisionFailure::undecodable, "image '{}': unsupported channel count {}", name, raw.channels());
   }
   for (size_t i = 0; i < notes.size(); ++i) out.conversion += (i ? ", " : "") + notes[i];
   return out;

@@ -1,9 +1,10 @@
-// image_io.h: reading image files into 8-bit RGB, with every failure named.
+// image_io.h: reading image files into 8-bit RGB, with every failure named, and writing them.
 //
 // Whatever the file holds (grayscale, RGBA, 16-bit PNG), a successful read returns 8-bit,
-// 3-channel RGB. Failures throw face::Error naming the file and the reason: missing, a
-// directory, unreadable, empty, not an image, corrupt, or larger than the pixel cap (checked
-// from the header before decoding, so a decompression bomb is refused cheaply). An EXIF
+// 3-channel RGB. Failures throw VisionError (vision_error.h: a face::Error with its kind) naming
+// the file and the reason: missing, a directory, unreadable (VisionFailure::unreadable); larger
+// than the pixel cap, checked from the header before decoding so a decompression bomb is refused
+// cheaply (too_large); empty, not an image, truncated or corrupt (undecodable). An EXIF
 // orientation is applied: the pixels come out upright, as a photo viewer shows them.
 #pragma once
 #include <opencv2/core.hpp>
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "vision/vision_error.h"
 
 namespace face {
 
@@ -42,6 +45,9 @@ int exif_orientation(const std::string& bytes);
 // `image` turned upright for `orientation` (EXIF's numbering: 3 = 180 degrees, 6 = stored turned
 // a quarter anticlockwise, ...); the image itself for 1 or unknown values.
 cv::Mat apply_orientation(const cv::Mat& image, int orientation);
+
+// 8-bit RGB -> the bytes of a PNG file (lossless). face::Error if OpenCV cannot encode it.
+std::string encode_png(const cv::Mat& rgb);
 
 // True for the extensions treated as images: jpg, jpeg, png, bmp, webp (any case); the same
 // rule as data/image_folder.h's has_image_file_extension, which the core (no OpenCV) uses.

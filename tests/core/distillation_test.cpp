@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "deploy/export.h"
+#include "model/embedder.h"
 #include "model/model_file.h"
+#include "model/nn4.h"
 #include "test_support.h"
 #include "train/distillation_loss.h"
 #include "train/teacher_targets.h"
@@ -129,7 +132,8 @@ TEST(TrainerDistillation, DistillationOnlyLearnsTheTeacherAndLogsEachTerm) {
   }
   auto config = smoke(runs.path, {"run.name=distil", "length.steps=30", "model.embedding_dim=16", "loss.triplet_weight=0",
                                   "loss.distill.weight=1", "data.unlabelled_pack=" + unlabelled.string(),
-                                  "data.unlabelled_per_batch=4", "optimiser.lr=0.001", "checkpoint.every_steps=0"});
+                                  "data.unlabelled_per_batch=4", "optimiser.lr=0.001", "checkpoint.every_steps=0",
+                                  "evaluation.every_steps=15"});
   face::Trainer trainer(config, face::load_pack(pack_file()));
   EXPECT_EQ(trainer.batch_size(), 16 + 4);
   EXPECT_EQ(trainer.train(), face::Trainer::Outcome::finished);
@@ -142,6 +146,16 @@ TEST(TrainerDistillation, DistillationOnlyLearnsTheTeacherAndLogsEachTerm) {
   EXPECT_TRUE(std::isfinite(field(train.back(), "triplet_loss")));  // still measured, not trained on
   EXPECT_NEAR(field(train.back(), "loss"),
               field(train.back(), "distill_direct") + field(train.back(), "distill_relational"), 1e-4);
+  // Each evaluation compares held-out and training images with the teacher (issue 25's measure
+  // of under-training against overfitting); the training faces get closer as the run learns.
+  auto evals = lines_of(runs.path / "distil" / "metrics.jsonl", "eval");
+  ASSERT_GE(evals.size(), 2u);  // steps 15 and 30
+  for (const auto& e : evals)
+    for (const char* key : {"train_distill_direct", "validation_distill_direct"}) {
+      EXPECT_GT(field(e, key), 0) << key;
+      EXPECT_LT(field(e, key), 2) << key;
+    }
+  EXPECT_LT(field(evals.back(), "train_distill_direct"), field(evals.front(), "train_distill_direct") + 0.02);
 }
 
 TEST(TrainerDistillation, MissingOrForeignTargetsStopTheRunNamingTheFile) {
@@ -156,4 +170,59 @@ TEST(TrainerDistillation, MissingOrForeignTargetsStopTheRunNamingTheFile) {
   }
   EXPECT_THROW(smoke(runs.path, {"loss.distill.weight=0", "loss.triplet_weight=0"}), face::Error);
   EXPECT_THROW(smoke(runs.path, {"data.unlabelled_per_batch=4"}), face::Error);  // no unlabelled pack
+}
+
+namespace {
+
+// A teacher as a model file (what export_dlib writes for dlib's ResNet): a random 16-d nn4.
+fs::path teacher_file(const fs::path& dir, uint64_t seed) {
+  auto model = face::Nn4(face::Nn4Options("nn4.small2").embedding_dim(16).seed(seed));
+  face::ExportOptions options;
+  options.threshold = 1.0;
+  auto path = dir / fmt::format("teacher-{}.pt", seed);
+  face::export_model(model, path, options);
+  return path;
+}
+
+}  // namespace
+
+// Online teaching (data.online_teacher): the teacher embeds each step's view. Without
+// augmentation the view is the stored image, so it teaches exactly what the precomputed targets
+// do; with augmentation it runs and learns; a teacher other than the targets' is refused.
+TEST(TrainerDistillation, OnlineTeacherTeachesAsItsTargetsWithoutAugmentationAndRefusesAnotherTeacher) {
+  TempDir runs, data;
+  auto file = teacher_file(data.path, 5);
+  auto teacher = face::load_embedder(file, torch::kCPU);
+  face::ensure_teacher_targets(*teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
+  std::vector<std::string> base = {"model.embedding_dim=16", "loss.triplet_weight=0", "loss.distill.weight=1",
+                                   "length.steps=8", "checkpoint.every_steps=0", "data.augment=false"};
+  auto with = [&](const std::string& name, std::vector<std::string> extra) {
+    auto o = base;
+    o.push_back("run.name=" + name);
+    o.insert(o.end(), extra.begin(), extra.end());
+    face::Trainer t(smoke(runs.path, o), face::load_pack(pack_file()));
+    EXPECT_EQ(t.train(), face::Trainer::Outcome::finished);
+    return lines_of(runs.path / name / "metrics.jsonl", "train");
+  };
+  auto stored = with("stored", {});
+  auto online = with("online", {"data.online_teacher=" + file.string()});
+  ASSERT_EQ(stored.size(), 8u);
+  ASSERT_EQ(online.size(), 8u);
+  for (size_t i = 0; i < stored.size(); ++i)
+    EXPECT_NEAR(field(online[i], "distill_direct"), field(stored[i], "distill_direct"), 1e-4) << "step " << i;
+  auto augmented = with("augmented", {"data.online_teacher=" + file.string(), "data.augment=true", "length.steps=20"});
+  ASSERT_EQ(augmented.size(), 20u);
+  double early = 0, late = 0;
+  for (int i = 0; i < 4; ++i) early += field(augmented[i], "distill_direct"), late += field(augmented[16 + i], "distill_direct");
+  EXPECT_LT(late, early) << "the cosine distance to the online teacher should fall";
+  auto other = teacher_file(data.path, 6);
+  try {
+    face::Trainer t(smoke(runs.path, {"run.name=other", "model.embedding_dim=16", "loss.distill.weight=1",
+                                      "data.online_teacher=" + other.string()}),
+                    face::load_pack(pack_file()));
+    FAIL() << "a teacher other than the targets' was accepted";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not the teacher of the targets"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(smoke(runs.path, {"data.online_teacher=" + file.string()}), face::Error);  // no teacher term
 }

@@ -57,9 +57,12 @@ int run_cases(const std::vector<Case>& cases) {
   for (const auto& c : cases) {
     auto r = test::reply(c.send());
     EXPECT_EQ(r.status, c.status) << c.what << ": " << r.body;
-    if (!c.code.empty()) EXPECT_EQ(test::error_code(r), c.code) << c.what << ": " << r.body;
-    if (!c.in_message.empty() && r.json.is_object() && r.json.contains("error"))
+    if (!c.code.empty()) {
+      EXPECT_EQ(test::error_code(r), c.code) << c.what << ": " << r.body;
+    }
+    if (!c.in_message.empty() && r.json.is_object() && r.json.contains("error")) {
       EXPECT_NE(r.json["error"].value("message", "").find(c.in_message), std::string::npos) << c.what << ": " << r.body;
+    }
   }
   return static_cast<int>(cases.size());
 }

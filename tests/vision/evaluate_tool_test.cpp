@@ -105,6 +105,40 @@ TEST(EvaluateTool, PixelBaselineSeparatesGeneratedIdentitiesAndWritesEverything)
   EXPECT_EQ(std::count(scores.begin(), scores.end(), '\n'), 37);
 }
 
+// tools/run.sh evaluates the 96 px student on the 150 px chips it aligned on purpose: a tree of
+// squares of one size is resized without a warning; a file of another shape brings it back.
+TEST(EvaluateTool, AnAlignedTreeAtAnotherSizeIsResizedWithoutAWarning) {
+  test::TempDir dir;
+  test::write_text(dir / "pairs.csv", make_identities(dir / "imgs", 4, 3));
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "imgs"))
+    if (e.path().extension() == ".png") files.push_back(e.path());
+  ASSERT_EQ(files.size(), 12u);
+  for (const auto& f : files) {
+    cv::Mat img = cv::imread(f.string()), big;
+    cv::resize(img, big, {150, 150});
+    ASSERT_TRUE(cv::imwrite(f.string(), big));
+  }
+  std::string args = fmt::format("--pairs {} --images {} --model random --seed 3 --folds 2",
+                                 (dir / "pairs.csv").string(), (dir / "imgs").string());
+  auto r = test::run_command(evaluate(args + " --out " + (dir / "out").string()) + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = read_json(dir / "out/report.json");
+  for (const auto& w : j["warnings"]) EXPECT_EQ(w.get<std::string>().find("resized"), std::string::npos) << w;
+  EXPECT_NE(r.output.find("12 images are 150x150 aligned faces, resized to the model's 96x96"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(j["config"]["options"]["precision"], "fp32");  // what it ran in
+  cv::Mat odd = cv::imread(files[0].string()), wide;
+  cv::resize(odd, wide, {150, 120});
+  ASSERT_TRUE(cv::imwrite(files[0].string(), wide));
+  r = test::run_command(evaluate(args + " --out " + (dir / "out2").string()) + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  bool warned = false;
+  const json mixed = read_json(dir / "out2/report.json");
+  for (const auto& w : mixed["warnings"]) warned = warned || w.get<std::string>().find("were resized") != std::string::npos;
+  EXPECT_TRUE(warned) << r.output;
+}
+
 TEST(EvaluateTool, MissingOrUnreadableImagesStopTheRunUnlessAllowed) {
   test::TempDir dir;
   test::write_text(dir / "pairs.csv", make_identities(dir / "imgs", 4, 3));

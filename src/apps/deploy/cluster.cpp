@@ -37,14 +37,12 @@
 #include "deploy/cluster/cluster_truth.h"
 #include "deploy/cluster/face_collection.h"
 #include "deploy/cluster/neighbour_graph.h"
-#include "deploy/gallery/model_binding.h"
-#include "util/device.h"
 #include "util/error.h"
 #include "util/npy.h"
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/image_io.h"
-#include "vision/model_catalog.h"
+#include "vision/deployed_model.h"
 
 namespace fs = std::filesystem;
 
@@ -90,7 +88,8 @@ nlohmann::json scores_json(const face::ClusteringScores& s) {
 int main(int argc, char** argv) {
   CLI::App app{"Group the faces in a photo collection by person"};
   std::vector<std::string> inputs;
-  std::string out, model, method = "chinese-whispers", index = "auto", truth, embeddings, device_name = "cpu";
+  std::string out, model, method = "chinese-whispers", index = "auto", truth, embeddings, device_name = "cpu",
+              precision = "fp32";
   double threshold = 0;
   face::NeighbourGraphOptions graph_options;
   face::ChineseWhispersOptions whispers;
@@ -128,6 +127,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_option("--batch", collect.batch, "faces per forward pass")->capture_default_str()->check(face::cli::batch());
   app.add_option("--device", device_name, "cpu or cuda[:N] (embedding)")->capture_default_str();
+  face::cli::add_precision(app, precision);
   FACE_PARSE_OPTIONS(app, argc, argv);
   if (inputs.empty() == embeddings.empty()) {
     fmt::print(stderr, "cluster: give images or folders, or --embeddings FILE (one of the two)\n");
@@ -138,10 +138,12 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     collect.threads = face::configure_threads(threads);
     face::claim_output_dir(out, overwrite);
-    torch::Device device = face::parse_device(device_name);
-    std::unique_ptr<face::Embedder> embedder = face::open_model({model}, device);
-    const std::string model_name = model.empty() ? face::released_model_path().string() : model;
-    whispers.threshold = face::resolve_threshold(*embedder, t->count() ? std::optional<double>(threshold) : std::nullopt, model_name);
+    face::DeployedModelOptions model_options;
+    model_options.model = model, model_options.device = device_name, model_options.precision = precision;
+    if (t->count()) model_options.threshold = threshold;
+    face::DeployedModel deployed(model_options);
+    face::Embedder* embedder = &deployed.embedder();
+    whispers.threshold = deployed.threshold();
     graph_options.seed = whispers.seed;
 
     face::FaceCollection faces;

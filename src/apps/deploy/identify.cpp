@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Common {
-  std::string gallery = "gallery.db", model, device = "cpu";
+  std::string gallery = "gallery.db", model, device = "cpu", precision = "fp32";
   bool aligned = false;
   int threads = 0;
   int64_t batch = 32;
@@ -43,7 +43,8 @@ struct Common {
 face::DeployedModel open_model(const Common& c, std::optional<double> threshold = std::nullopt) {
   face::configure_threads(c.threads);
   face::DeployedModelOptions options;
-  options.model = c.model, options.device = c.device, options.aligned = c.aligned, options.threshold = threshold;
+  options.model = c.model, options.device = c.device, options.precision = c.precision, options.aligned = c.aligned;
+  options.threshold = threshold;
   return face::DeployedModel(options);
 }
 
@@ -127,10 +128,7 @@ int query(const Common& c, std::string image, int64_t top, std::optional<double>
           const face::FaissOptions& faiss, bool json) {
   face::DeployedModel model = open_model(c, threshold);
   face::Gallery gallery(c.gallery);
-  if (gallery.model().fingerprint != model.embedder().fingerprint())
-    face::fail("gallery '{}' holds embeddings of model {} ({}), the given model is {} ({}); refusing to mix models",
-               c.gallery, gallery.model().fingerprint, gallery.model().description, model.embedder().fingerprint(),
-               model.embedder().description());
+  gallery.require_model(face::gallery_model(model.embedder()));
   double t = model.threshold();
   std::vector<std::string> files = {image};
   torch::Tensor e = embed_files(model, files, /*strict=*/true, c.batch);
@@ -168,6 +166,7 @@ int main(int argc, char** argv) {
   app.add_option("--model", c.model, "exported model, checkpoint or 'dlib-resnet' (default: the released model)");
   app.add_flag("--aligned", c.aligned, "images are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", c.device, "cpu or cuda[:N] (embedding and exact search)")->capture_default_str();
+  face::cli::add_precision(app, c.precision);
   app.add_option("--threads", c.threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
 
   std::string name, dir, image, index = "exact";

@@ -59,7 +59,8 @@ std::vector<Person> list_people(const fs::path& root) {
 
 int main(int argc, char** argv) {
   CLI::App app{"1:K identification on LFW through a gallery"};
-  std::string lfw, model, arch = "nn4.small2", index = "exact", gallery_path, out, device_name = "cpu";
+  std::string lfw, model, arch = "nn4.small2", index = "exact", gallery_path, out, device_name = "cpu",
+              precision = "fp32";
   uint64_t seed = 0;
   double threshold = 0;
   bool aligned = false;
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", overwrite, "replace an existing --gallery file");
   app.add_option("--out", out, "JSON report");
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
+  face::cli::add_precision(app, precision);
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   FACE_PARSE_OPTIONS(app, argc, argv);
 
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
     torch::Device device = face::parse_device(device_name);
     face::DeployedModelOptions options;
     options.model = model, options.arch = arch, options.seed = seed, options.device = device_name;
+    options.precision = precision;
     options.aligned = aligned;
     if (t->count()) options.threshold = threshold;
     face::DeployedModel deployed(options);

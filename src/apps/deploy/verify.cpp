@@ -33,7 +33,7 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 int main(int argc, char** argv) {
   auto start = Clock::now();
   CLI::App app{"Verify whether two face images show the same person"};
-  std::string a, b, model, device_name = "cpu";
+  std::string a, b, model, device_name = "cpu", precision = "fp32";
   double threshold = 0;
   bool json = false, aligned = false;
   int threads = 0, repeat = 0;
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
+  face::cli::add_precision(app, precision);
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_option("--repeat", repeat, "time N further runs of the pair in this process")->check(CLI::Range(0, 100000));
   FACE_PARSE_OPTIONS(app, argc, argv);
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   try {
     face::configure_threads(threads);
     face::DeployedModelOptions options;
-    options.model = model, options.device = device_name, options.aligned = aligned;
+    options.model = model, options.device = device_name, options.precision = precision, options.aligned = aligned;
     if (t->count()) options.threshold = threshold;
     face::DeployedModel deployed(options);
     threshold = deployed.threshold();  // a model without one is refused before any image is read

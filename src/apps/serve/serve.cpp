@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores)")
       ->capture_default_str()->check(face::cli::threads());
   app.add_option("--device", service.device, "cpu or cuda[:N]")->capture_default_str();
+  face::cli::add_precision(app, service.precision);
   app.add_option("--max-request-mb", max_request_mb, "largest request body, in MiB")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--max-pixels", service.read.max_pixels, "largest image, width x height")

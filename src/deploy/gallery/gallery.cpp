@@ -64,12 +64,16 @@ Gallery::Gallery(const std::filesystem::path& path, const GalleryModel& model, i
   }
   check_schema();
   read_model();
+  require_model(model);
+}
+
+void Gallery::require_model(const GalleryModel& model) const {
   if (model_.fingerprint != model.fingerprint)
     fail("gallery '{}' holds embeddings of model {} ({}), not of the model given, {} ({}); refusing to mix "
          "models: use the same model or a new gallery",
-         path.string(), model_.fingerprint, model_.description, model.fingerprint, model.description);
+         path().string(), model_.fingerprint, model_.description, model.fingerprint, model.description);
   if (model_.embedding_dim != model.embedding_dim)
-    fail("gallery '{}' holds {}-d embeddings, the model gives {}-d", path.string(), model_.embedding_dim,
+    fail("gallery '{}' holds {}-d embeddings, the model gives {}-d", path().string(), model_.embedding_dim,
          model.embedding_dim);
 }
 

@@ -58,6 +58,9 @@ class Gallery {
   Gallery(const std::filesystem::path& path, const GalleryModel& model, int busy_timeout_ms = 10000);
 
   const GalleryModel& model() const { return model_; }
+  // face::Error naming the gallery when its embeddings are of another model (weights
+  // fingerprint) or size: one gallery never mixes models.
+  void require_model(const GalleryModel& model) const;
   const std::filesystem::path& path() const { return db_->path(); }
 
   // Adds `embeddings` (n, D) of images `sources` to person `name` (created when new), in one

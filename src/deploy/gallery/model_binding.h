@@ -1,8 +1,6 @@
-// model_binding.h: what ties an embedding model to galleries and thresholds.
+// model_binding.h: what ties an embedding model to galleries (its threshold is the deployed
+// model's: vision/deployed_model.h).
 #pragma once
-#include <optional>
-#include <string>
-
 #include "deploy/gallery/gallery.h"
 #include "model/embedder.h"
 
@@ -10,9 +8,5 @@ namespace face {
 
 // The gallery record of `embedder` (its weights fingerprint, size and description).
 GalleryModel gallery_model(const Embedder& embedder);
-
-// `given` when set, else the threshold the model records (export --threshold); face::Error
-// naming `model_name` when there is neither.
-double resolve_threshold(const Embedder& embedder, std::optional<double> given, const std::string& model_name);
 
 }  // namespace face

@@ -17,10 +17,8 @@
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/person_name.h"
 #include "deploy/serve/request_error.h"
-#include "util/device.h"
 #include "util/error.h"
 #include "vision/face_aligner.h"
-#include "vision/model_catalog.h"
 
 namespace face::serve {
 
@@ -77,37 +75,36 @@ class FaceService::ReaderPool {
 FaceService::FaceService(const ServiceOptions& options, Metrics* metrics) : options_(options) {
   if (options_.galleries.empty()) fail("no gallery to serve");
   if (options_.max_images < 1 || options_.max_top < 1) fail("max images and max top must be at least 1");
-  embedder_ = open_model({options_.model}, parse_device(options_.device));
-  threshold_ = resolve_threshold(*embedder_, options_.threshold,
-                                 options_.model.empty() ? released_model_path().string() : options_.model);
-  if (!std::isfinite(threshold_)) fail("the model's threshold {} is not a finite number", threshold_);
-  const std::string model_recipe = embedder_->metadata("align_recipe");
-  const int size = static_cast<int>(embedder_->input_size());
-  FaceReadOptions align = faces_for_model(model_recipe, size, /*aligned=*/false, options_.upsample);
-  align.read = options_.read;
-  aligned_options_ = faces_for_model(model_recipe, size, /*aligned=*/true);
-  aligned_options_.read = options_.read;
+  DeployedModelOptions m;
+  m.model = options_.model, m.device = options_.device, m.precision = options_.precision;
+  m.threshold = options_.threshold, m.upsample = options_.upsample, m.read = options_.read;
+  deployed_ = std::make_unique<DeployedModel>(m);
+  threshold_ = deployed_->threshold();  // a model without one is refused at start-up
+  // Photos are aligned by the model's recipe in a pool of readers (each holds a detector);
+  // requests that say aligned=true are read without one.
+  FaceReadOptions align = deployed_->read_options(/*aligned=*/false);
+  aligned_options_ = deployed_->read_options(/*aligned=*/true);
   recipe_ = align.align.recipe();
-  if (std::string w = recipe_warning(model_recipe, align); !w.empty()) startup_warnings_.push_back(w);
+  startup_warnings_ = deployed_->warnings();
   int detectors = options_.detectors > 0
                       ? options_.detectors
                       : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
   readers_ = std::make_unique<ReaderPool>(align, detectors);
-  batcher_ = std::make_unique<EmbedBatcher>(*embedder_, options_.batching, metrics);
+  batcher_ = std::make_unique<EmbedBatcher>(deployed_->embedder(), options_.batching, metrics);
   std::set<std::string> names;
   for (const auto& g : options_.galleries) {
     check_gallery_name(g.name);
     if (!names.insert(g.name).second) fail("gallery name '{}' is given twice", g.name);
-    galleries_.push_back(std::make_unique<GalleryStore>(g.name, g.path, gallery_model(*embedder_)));
+    galleries_.push_back(std::make_unique<GalleryStore>(g.name, g.path, gallery_model(model())));
   }
 }
 
 FaceService::~FaceService() = default;
 
 std::string FaceService::model_name() const {
-  std::string arch = embedder_->metadata("arch");
+  std::string arch = model().metadata("arch");
   // The fingerprint's first 12 characters tell weights apart; /healthz gives it whole.
-  return fmt::format("{} (weights {})", arch.empty() ? "TorchScript model" : arch, embedder_->fingerprint().substr(0, 12));
+  return fmt::format("{} (weights {})", arch.empty() ? "TorchScript model" : arch, model().fingerprint().substr(0, 12));
 }
 
 std::string FaceService::alignment(bool aligned) const { return aligned ? "pre-aligned input" : recipe_; }
@@ -134,29 +131,15 @@ double FaceService::pick_threshold(std::optional<double> given) const {
 }
 
 ReadFace FaceService::read(const Upload& image, const FaceOptions& options) {
-  if (image.bytes.empty()) reject(400, "bad_image", "image '{}' is empty (0 bytes)", image.name);
-  // The header's size first, so an oversized image is refused before any pixel is decoded.
-  cv::Size size = probe_image_size(image.bytes);
-  if (static_cast<int64_t>(size.width) * size.height > options_.read.max_pixels)
-    reject(413, "image_too_large", "image '{}' is {}x{} pixels, over this server's cap of {} (--max-pixels)",
-           image.name, size.width, size.height, options_.read.max_pixels);
-  RgbImage rgb;
-  try {
-    rgb = decode_rgb(image.bytes, image.name, options_.read);  // not an image, truncated, corrupt
-  } catch (const Error& e) {
-    reject(400, "bad_image", "{}", e.what());
-  }
+  // Failures are VisionErrors (too large: the pixel cap is checked from the header before any
+  // pixel is decoded; undecodable; no face; not aligned), answered by http_service.cpp.
+  RgbImage rgb = decode_rgb(image.bytes, image.name, options_.read);
   ReadFace face;
-  try {
-    if (options.aligned) {
-      FaceReader reader(aligned_options_);  // no detector inside: cheap, one per call
-      face = reader.read_image(rgb, image.name);
-    } else {
-      face = readers_->with_reader([&](FaceReader& reader) { return reader.read_image(rgb, image.name); });
-    }
-  } catch (const Error& e) {
-    // aligned: not the model's aligned size; else: no face found (the reader refuses, never guesses)
-    reject(422, options.aligned ? "not_aligned" : "no_face", "{}", e.what());
+  if (options.aligned) {
+    FaceReader reader(aligned_options_);  // no detector inside: cheap, one per call
+    face = reader.read_image(rgb, image.name);
+  } else {
+    face = readers_->with_reader([&](FaceReader& reader) { return reader.read_image(rgb, image.name); });
   }
   if (options.single && face.faces_found > 1)
     reject(422, "several_faces", "image '{}' shows {} faces where one is needed: crop it to the one person",
@@ -183,8 +166,9 @@ Verification FaceService::verify(const Upload& a, const Upload& b, const FaceOpt
   torch::Tensor e = batcher_->embed(torch::stack({v.a.face.image, v.b.face.image}));
   v.a.embedding = e[0];
   v.b.embedding = e[1];
-  v.distance = (e[0] - e[1]).pow(2).sum().item<double>();
-  v.same = v.distance < v.threshold;  // strictly below, as evaluate chose it
+  const PairVerdict verdict = verify_pair(e[0], e[1], v.threshold);  // the verdict every tool gives
+  v.distance = verdict.distance;
+  v.same = verdict.same;
   for (const auto* f : {&v.a.face, &v.b.face}) v.warnings.insert(v.warnings.end(), f->notes.begin(), f->notes.end());
   return v;
 }

@@ -14,8 +14,9 @@
 //     request waits for a free one), not one per request thread.
 //   - Embeddings go through one EmbedBatcher (embed_batcher.h).
 //   - Galleries are GalleryStores (gallery_store.h).
-// Every input failure is a RequestError with its HTTP status (request_error.h), raised before any
-// gallery write: an enrolment reads and embeds all of its images before it stores one, and the
+// Every input failure is raised before any gallery write: a RequestError with its HTTP status
+// (request_error.h), or for an image or face the reader's VisionError (vision/vision_error.h),
+// whose kind http_service.cpp maps to its status in one place: an enrolment reads and embeds all of its images before it stores one, and the
 // store is one transaction, so a bad request leaves every gallery as it was.
 #pragma once
 #include <torch/types.h>
@@ -31,6 +32,7 @@
 #include "deploy/serve/embed_batcher.h"
 #include "deploy/serve/gallery_store.h"
 #include "model/embedder.h"
+#include "vision/deployed_model.h"
 #include "vision/face_reader.h"
 #include "vision/image_io.h"
 
@@ -46,6 +48,7 @@ struct GallerySpec {
 struct ServiceOptions {
   std::string model;                   // as --model elsewhere: "" = the released model (vision/model_catalog.h)
   std::string device = "cpu";
+  std::string precision = "fp32";      // auto | fp32 | bf16 (model/precision.h)
   std::optional<double> threshold;     // else the one the model records
   std::vector<GallerySpec> galleries;  // opened (created when absent) at start; the first is the default
   int detectors = 0;                   // FaceReaders for detection and alignment (0: one per core, at most 4)
@@ -103,7 +106,7 @@ class FaceService {
   FaceService(const FaceService&) = delete;
   FaceService& operator=(const FaceService&) = delete;
 
-  const Embedder& model() const { return *embedder_; }
+  const Embedder& model() const { return deployed_->embedder(); }
   // What visitors are told about the model: its architecture and weights fingerprint, never the
   // path of its file on this machine (Embedder::description() has that, for the operator's log).
   std::string model_name() const;
@@ -135,13 +138,13 @@ class FaceService {
   double pick_threshold(std::optional<double> given) const;
 
   ServiceOptions options_;
-  std::unique_ptr<Embedder> embedder_;
+  std::unique_ptr<DeployedModel> deployed_;  // the model, its threshold and its recipe's faces
   double threshold_ = 0;
   std::string recipe_;
   std::vector<std::string> startup_warnings_;
   FaceReadOptions aligned_options_;
   std::unique_ptr<ReaderPool> readers_;
-  std::unique_ptr<EmbedBatcher> batcher_;  // after embedder_: stopped before the model goes
+  std::unique_ptr<EmbedBatcher> batcher_;  // after deployed_: stopped before the model goes
   std::vector<std::unique_ptr<GalleryStore>> galleries_;
 };
 

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <arpa/inet.h>
 #include <httplib.h>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +27,8 @@
 #include "deploy/serve/web_page.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "vision/image_io.h"
+#include "vision/vision_error.h"
 
 namespace face::serve {
 
@@ -41,61 +41,29 @@ using Response = httplib::Response;
 using HandlerResponse = httplib::Server::HandlerResponse;
 
 // ---- routes -----------------------------------------------------------------------------------
-// One table for the handlers' patterns, the metric labels and the 405 answers (which methods a
-// known path allows). Patterns are matched against the whole, percent-decoded path.
+// Each route is declared once, in HttpService::Impl::install(): its method, its pattern (matched
+// against the whole, percent-decoded path) and its metric label. The same list registers the
+// handlers, names the metric series and answers 405 (which methods a known path allows).
 struct Route {
   std::string method, pattern, label;
-};
-
-const std::vector<Route>& route_table() {
-  static const std::vector<Route> routes = {
-      {"GET", "/", "/"},
-      {"GET", "/healthz", "/healthz"},
-      {"GET", "/metrics", "/metrics"},
-      {"POST", "/v1/embed", "/v1/embed"},
-      {"POST", "/v1/verify", "/v1/verify"},
-      {"POST", "/v1/identify", "/v1/identify"},
-      {"GET", "/v1/galleries", "/v1/galleries"},
-      {"POST", R"(/v1/galleries/([^/]+)/identify)", "/v1/galleries/{name}/identify"},
-      {"GET", R"(/v1/galleries/([^/]+)/people)", "/v1/galleries/{name}/people"},
-      {"POST", R"(/v1/galleries/([^/]+)/people/([^/]+)/faces)", "/v1/galleries/{name}/people/{id}/faces"},
-      {"DELETE", R"(/v1/galleries/([^/]+)/people/([^/]+))", "/v1/galleries/{name}/people/{id}"},
-      {"GET", R"(/demo/([^/]+))", "/demo/{file}"},
-  };
-  return routes;
-}
-
-struct CompiledRoute {
-  Route route;
   std::regex regex;
 };
 
-std::vector<CompiledRoute> compile_routes() {
-  std::vector<CompiledRoute> out;
-  for (const auto& r : route_table()) out.push_back({r, std::regex(r.pattern)});
-  return out;
-}
-
-const std::vector<CompiledRoute>& compiled_routes() {
-  static const std::vector<CompiledRoute> routes = compile_routes();
-  return routes;
-}
-
-// The route's pattern for metrics ("other" for anything else: raw paths would let clients grow
+// The route's label for metrics ("other" for anything else: raw paths would let clients grow
 // the number of series without bound).
-std::string route_label(const std::string& path) {
-  for (const auto& r : compiled_routes())
-    if (std::regex_match(path, r.regex)) return r.route.label;
+std::string route_label(const std::vector<Route>& routes, const std::string& path) {
+  for (const auto& r : routes)
+    if (std::regex_match(path, r.regex)) return r.label;
   return "other";
 }
 
 // "GET, HEAD" etc. for a path that exists under other methods; "" for an unknown path.
-std::string allowed_methods(const std::string& path) {
+std::string allowed_methods(const std::vector<Route>& routes, const std::string& path) {
   std::set<std::string> methods;
-  for (const auto& r : compiled_routes())
+  for (const auto& r : routes)
     if (std::regex_match(path, r.regex)) {
-      methods.insert(r.route.method);
-      if (r.route.method == "GET") methods.insert("HEAD");
+      methods.insert(r.method);
+      if (r.method == "GET") methods.insert("HEAD");
     }
   std::string out;
   for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
@@ -103,6 +71,22 @@ std::string allowed_methods(const std::string& path) {
 }
 
 // ---- responses --------------------------------------------------------------------------------
+// The one place an image's or a face's failure (vision/vision_error.h) becomes an HTTP answer.
+struct StatusAndCode {
+  int status;
+  const char* code;
+};
+StatusAndCode http_status_of(VisionFailure failure) {
+  switch (failure) {
+    case VisionFailure::too_large: return {413, "image_too_large"};
+    case VisionFailure::no_face: return {422, "no_face"};
+    case VisionFailure::not_aligned: return {422, "not_aligned"};
+    case VisionFailure::unreadable:
+    case VisionFailure::undecodable: break;
+  }
+  return {400, "bad_image"};
+}
+
 void send_json(Response& res, int status, const Json& body) {
   res.status = status;
   // Names enrolled by other tools may not be UTF-8: replaced, never a failed response.
@@ -287,11 +271,7 @@ int64_t int_option(const Inputs& in, const std::string& key, int64_t fallback) {
 // ---- response bodies --------------------------------------------------------------------------
 std::string png_data_url(const cv::Mat& rgb) {
   if (rgb.empty()) return "";
-  cv::Mat bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", bgr, png)) fail("cannot encode the aligned face as PNG");
-  return "data:image/png;base64," + base64_encode(std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  return "data:image/png;base64," + base64_encode(encode_png(rgb));
 }
 
 // Where the face was found and, with `crop`, the aligned face as the model saw it (before the
@@ -385,6 +365,7 @@ struct HttpService::Impl {
   Metrics& metrics;
   HttpOptions options;
   Router server;
+  std::vector<Route> routes;  // filled by install(), read-only afterwards
   ConnectionGate gate;
 
   Impl(FaceService& s, Metrics& m, HttpOptions o)
@@ -418,7 +399,7 @@ struct HttpService::Impl {
   // The gate's own refusals: the same JSON errors, counted like every other answer.
   ConnectionGate::Refuser refuser() {
     return [this](const GateRefusal& r) {
-      metrics.request(route_label(r.target.substr(0, r.target.find('?'))), r.method, r.status, -1);
+      metrics.request(route_label(routes, r.target.substr(0, r.target.find('?'))), r.method, r.status, -1);
       return error_json(r.status, r.code, r.message).dump(-1, ' ', false, Json::error_handler_t::replace);
     };
   }
@@ -439,6 +420,10 @@ struct HttpService::Impl {
       } catch (const RequestError& e) {
         send_error(res, e.status, e.code, e.what());
         if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+      } catch (const VisionError& e) {
+        const StatusAndCode answer = http_status_of(e.failure);
+        send_error(res, answer.status, answer.code,
+                   e.failure == VisionFailure::too_large ? std::string(e.what()) + " (serve --max-pixels)" : e.what());
       } catch (const DatabaseBusy& e) {
         // Another process holds the gallery's write lock (identify enroll, a backup): the
         // client's request was fine, and a retry shortly will likely succeed.
@@ -486,7 +471,25 @@ struct HttpService::Impl {
   }
 
   void install();
+  // Declares a route (see Route) and registers its handler, run inside guarded().
+  void route(const std::string& method, const std::string& pattern, const std::string& label,
+             std::function<void(const Request&, Response&)> body);
 };
+
+void HttpService::Impl::route(const std::string& method, const std::string& pattern, const std::string& label,
+                              std::function<void(const Request&, Response&)> body) {
+  routes.push_back({method, pattern, label, std::regex(pattern)});
+  auto handler = guarded(std::move(body));
+  if (method == "GET") {
+    server.Get(pattern, handler);
+  } else if (method == "POST") {
+    server.Post(pattern, handler);
+  } else if (method == "DELETE") {
+    server.Delete(pattern, handler);
+  } else {
+    fail("serve: route {} {}: no such method here", method, pattern);
+  }
+}
 
 void HttpService::Impl::install() {
   auto& svr = server;
@@ -506,8 +509,8 @@ void HttpService::Impl::install() {
   svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
     if (!res.body.empty()) return HandlerResponse::Unhandled;
     if (res.status == 404) {
-      std::string allowed = allowed_methods(req.path);
-      if (!allowed.empty() && !(req.path.rfind("/demo/", 0) == 0 && options.demo_dir.empty())) {
+      std::string allowed = allowed_methods(routes, req.path);
+      if (!allowed.empty()) {
         send_error(res, 405, "method_not_allowed", fmt::format("{} is not allowed on {} (allowed: {})", req.method,
                                                                req.path, allowed));
         res.set_header("Allow", allowed);
@@ -536,90 +539,91 @@ void HttpService::Impl::install() {
       seconds = std::chrono::duration<double>(Clock::now() - t_request_start).count();
       t_request_start = Clock::time_point{};
     }
-    metrics.request(route_label(req.path), req.method, res.status, seconds);
+    metrics.request(route_label(routes, req.path), req.method, res.status, seconds);
   });
 
   // ---- the page and the service's state -------------------------------------------------------
-  svr.Get("/", guarded([](const Request&, Response& res) {
-            res.set_header("Cache-Control", "no-store");
-            res.set_header("Content-Security-Policy",
-                           "default-src 'self'; img-src 'self' data: blob:; style-src 'unsafe-inline'; "
-                           "script-src 'unsafe-inline'");
-            res.set_content(index_html(), "text/html; charset=utf-8");
-          }));
+  route("GET", "/", "/", [](const Request&, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data: blob:; style-src 'unsafe-inline'; "
+                   "script-src 'unsafe-inline'");
+    res.set_content(index_html(), "text/html; charset=utf-8");
+  });
 
-  svr.Get("/healthz", guarded([this](const Request&, Response& res) {
-            const Embedder& m = service.model();
-            send_json(res, 200,
-                      {{"status", "ok"},
-                       {"model",
-                        {{"description", service.model_name()},
-                         {"fingerprint", m.fingerprint()},
-                         {"embedding_dim", m.embedding_dim()},
-                         {"input_size", m.input_size()}}},
-                       {"threshold", service.threshold()},
-                       {"distance", "squared_l2"},
-                       {"alignment", service.alignment(false)},
-                       {"galleries", service.gallery_names()},
-                       {"writes_need_token", !options.token.empty()}});
-          }));
+  route("GET", "/healthz", "/healthz", [this](const Request&, Response& res) {
+    const Embedder& m = service.model();
+    send_json(res, 200,
+              {{"status", "ok"},
+               {"model",
+                {{"description", service.model_name()},
+                 {"fingerprint", m.fingerprint()},
+                 {"embedding_dim", m.embedding_dim()},
+                 {"input_size", m.input_size()}}},
+               {"threshold", service.threshold()},
+               {"distance", "squared_l2"},
+               {"alignment", service.alignment(false)},
+               {"galleries", service.gallery_names()},
+               {"writes_need_token", !options.token.empty()}});
+  });
 
-  svr.Get("/metrics", guarded([this](const Request&, Response& res) {
-            std::vector<std::pair<std::string, double>> people;
-            for (const auto& name : service.gallery_names())
-              people.push_back({fmt::format("gallery=\"{}\"", escape_label(name)),
-                                static_cast<double>(service.people(name).size())});
-            std::string extra = gauge_lines("face_gallery_people", "People enrolled, per gallery.", people);
-            res.set_content(metrics.render(extra), "text/plain; version=0.0.4; charset=utf-8");
-          }));
+  route("GET", "/metrics", "/metrics", [this](const Request&, Response& res) {
+    std::vector<std::pair<std::string, double>> people;
+    for (const auto& name : service.gallery_names())
+      people.push_back({fmt::format("gallery=\"{}\"", escape_label(name)),
+                        static_cast<double>(service.people(name).size())});
+    std::string extra = gauge_lines("face_gallery_people", "People enrolled, per gallery.", people);
+    res.set_content(metrics.render(extra), "text/plain; version=0.0.4; charset=utf-8");
+  });
 
-  svr.Get("/v1/galleries", guarded([this](const Request&, Response& res) {
-            Json list = Json::array();
-            for (const auto& name : service.gallery_names())
-              list.push_back({{"name", name}, {"people", service.people(name).size()}});
-            send_json(res, 200, {{"galleries", list}});
-          }));
+  route("GET", "/v1/galleries", "/v1/galleries", [this](const Request&, Response& res) {
+    Json list = Json::array();
+    for (const auto& name : service.gallery_names())
+      list.push_back({{"name", name}, {"people", service.people(name).size()}});
+    send_json(res, 200, {{"galleries", list}});
+  });
 
-  svr.Get(R"(/v1/galleries/([^/]+)/people)", guarded([this](const Request& req, Response& res) {
-            const std::string gallery = req.matches[1].str();
-            Json people = Json::array();
-            for (const auto& p : service.people(gallery))
-              people.push_back({{"id", p.name}, {"images", p.images}, {"enrolled_at", p.enrolled_at}});
-            send_json(res, 200, {{"gallery", gallery}, {"people", people}});
-          }));
+  route("GET", R"(/v1/galleries/([^/]+)/people)", "/v1/galleries/{name}/people",
+        [this](const Request& req, Response& res) {
+    const std::string gallery = req.matches[1].str();
+    Json people = Json::array();
+    for (const auto& p : service.people(gallery))
+      people.push_back({{"id", p.name}, {"images", p.images}, {"enrolled_at", p.enrolled_at}});
+    send_json(res, 200, {{"gallery", gallery}, {"people", people}});
+  });
 
   // ---- recognition --------------------------------------------------------------------------
-  svr.Post("/v1/embed", guarded([this](const Request& req, Response& res) {
-             Inputs in = parse_inputs(req, {"image"});
-             const FaceOptions fo = face_options(in);
-             const bool crop = flag_option(in, "crop", false);
-             EmbeddedFace f = service.embed(in.one("image"), fo);
-             send_json(res, 200,
-                       {{"embedding", embedding_json(f.embedding)},
-                        {"dim", f.embedding.numel()},
-                        {"face", face_json(f.face, crop)},
-                        {"alignment", service.alignment(fo.aligned)},
-                        {"model_fingerprint", service.model().fingerprint()},
-                        {"warnings", f.face.notes}});
-           }));
+  route("POST", "/v1/embed", "/v1/embed", [this](const Request& req, Response& res) {
+    Inputs in = parse_inputs(req, {"image"});
+    const FaceOptions fo = face_options(in);
+    const bool crop = flag_option(in, "crop", false);
+    EmbeddedFace f = service.embed(in.one("image"), fo);
+    send_json(res, 200,
+              {{"embedding", embedding_json(f.embedding)},
+               {"dim", f.embedding.numel()},
+               {"face", face_json(f.face, crop)},
+               {"alignment", service.alignment(fo.aligned)},
+               {"model_fingerprint", service.model().fingerprint()},
+               {"warnings", f.face.notes}});
+  });
 
-  svr.Post("/v1/verify", guarded([this](const Request& req, Response& res) {
-             Inputs in = parse_inputs(req, {"a", "b"});
-             const FaceOptions fo = face_options(in);
-             const bool crops = flag_option(in, "crops", false);
-             const std::optional<double> threshold = number_option(in, "threshold");
-             Verification v = service.verify(in.one("a"), in.one("b"), fo, threshold);
-             send_json(res, 200,
-                       {{"distance", v.distance},
-                        {"distance_kind", "squared_l2"},
-                        {"threshold", v.threshold},
-                        {"same", v.same},
-                        {"a", face_json(v.a.face, crops)},
-                        {"b", face_json(v.b.face, crops)},
-                        {"alignment", service.alignment(fo.aligned)},
-                        {"model_fingerprint", service.model().fingerprint()},
-                        {"warnings", v.warnings}});
-           }));
+  route("POST", "/v1/verify", "/v1/verify", [this](const Request& req, Response& res) {
+    Inputs in = parse_inputs(req, {"a", "b"});
+    const FaceOptions fo = face_options(in);
+    const bool crops = flag_option(in, "crops", false);
+    const std::optional<double> threshold = number_option(in, "threshold");
+    Verification v = service.verify(in.one("a"), in.one("b"), fo, threshold);
+    send_json(res, 200,
+              {{"distance", v.distance},
+               {"distance_kind", "squared_l2"},
+               {"threshold", v.threshold},
+               {"same", v.same},
+               {"a", face_json(v.a.face, crops)},
+               {"b", face_json(v.b.face, crops)},
+               {"alignment", service.alignment(fo.aligned)},
+               {"model_fingerprint", service.model().fingerprint()},
+               {"warnings", v.warnings}});
+  });
 
   auto identify = [this](const Request& req, Response& res, std::string gallery) {
     Inputs in = parse_inputs(req, {"image"});
@@ -643,51 +647,54 @@ void HttpService::Impl::install() {
                {"alignment", service.alignment(fo.aligned)},
                {"warnings", r.warnings}});
   };
-  svr.Post("/v1/identify", guarded([identify](const Request& req, Response& res) { identify(req, res, ""); }));
-  svr.Post(R"(/v1/galleries/([^/]+)/identify)", guarded([identify](const Request& req, Response& res) {
-             identify(req, res, req.matches[1].str());
-           }));
+  route("POST", "/v1/identify", "/v1/identify",
+        [identify](const Request& req, Response& res) { identify(req, res, ""); });
+  route("POST", R"(/v1/galleries/([^/]+)/identify)", "/v1/galleries/{name}/identify",
+        [identify](const Request& req, Response& res) {
+    identify(req, res, req.matches[1].str());
+  });
 
   // ---- gallery writes (the token, when the server has one) --------------------------------
-  svr.Post(R"(/v1/galleries/([^/]+)/people/([^/]+)/faces)", guarded([this](const Request& req, Response& res) {
-             require_token(req);
-             const std::string gallery = req.matches[1].str(), person = req.matches[2].str();
-             service.gallery(gallery);  // an unknown gallery is a 404 before the images are read
-             Inputs in = parse_inputs(req, {"*"});
-             std::vector<Upload> images;
-             for (auto& [field, upload] : in.images) images.push_back(std::move(upload));
-             EnrolResult r = service.enroll(gallery, person, images, face_options(in));
-             send_json(res, r.added > 0 ? 201 : 200,
-                       {{"gallery", r.gallery},
-                        {"id", r.person},
-                        {"added", r.added},
-                        {"images", r.images},
-                        {"duplicates", r.duplicates},
-                        {"warnings", r.warnings}});
-           }));
+  route("POST", R"(/v1/galleries/([^/]+)/people/([^/]+)/faces)", "/v1/galleries/{name}/people/{id}/faces",
+        [this](const Request& req, Response& res) {
+    require_token(req);
+    const std::string gallery = req.matches[1].str(), person = req.matches[2].str();
+    service.gallery(gallery);  // an unknown gallery is a 404 before the images are read
+    Inputs in = parse_inputs(req, {"*"});
+    std::vector<Upload> images;
+    for (auto& [field, upload] : in.images) images.push_back(std::move(upload));
+    EnrolResult r = service.enroll(gallery, person, images, face_options(in));
+    send_json(res, r.added > 0 ? 201 : 200,
+              {{"gallery", r.gallery},
+               {"id", r.person},
+               {"added", r.added},
+               {"images", r.images},
+               {"duplicates", r.duplicates},
+               {"warnings", r.warnings}});
+  });
 
-  svr.Delete(R"(/v1/galleries/([^/]+)/people/([^/]+))", guarded([this](const Request& req, Response& res) {
-               require_token(req);
-               const std::string gallery = req.matches[1].str(), person = req.matches[2].str();
-               check_person_id(person);
-               service.remove(gallery, person);
-               send_json(res, 200, {{"gallery", gallery}, {"removed", person}});
-             }));
+  route("DELETE", R"(/v1/galleries/([^/]+)/people/([^/]+))", "/v1/galleries/{name}/people/{id}",
+        [this](const Request& req, Response& res) {
+    require_token(req);
+    const std::string gallery = req.matches[1].str(), person = req.matches[2].str();
+    check_person_id(person);
+    service.remove(gallery, person);
+    send_json(res, 200, {{"gallery", gallery}, {"removed", person}});
+  });
 
   // ---- test mode: the page's ?a=/demo/X&b=/demo/Y loads server-side images ------------------
   if (!options.demo_dir.empty()) {
-    svr.Get(R"(/demo/([^/]+))", guarded([this](const Request& req, Response& res) {
-              const std::string file = req.matches[1].str();
-              const bool plain = !file.empty() && file[0] != '.' &&
-                                 std::all_of(file.begin(), file.end(), [](unsigned char c) {
-                                   return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-                                 });
-              const std::filesystem::path path = options.demo_dir / file;
-              std::error_code ec;
-              if (!plain || !std::filesystem::is_regular_file(path, ec))
-                reject(404, "not_found", "no demo image '{}'", file);
-              res.set_content(read_file(path), content_type_of(file));
-            }));
+    route("GET", R"(/demo/([^/]+))", "/demo/{file}", [this](const Request& req, Response& res) {
+      const std::string file = req.matches[1].str();
+      const bool plain = !file.empty() && file[0] != '.' &&
+                         std::all_of(file.begin(), file.end(), [](unsigned char c) {
+                           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+                         });
+      const std::filesystem::path path = options.demo_dir / file;
+      std::error_code ec;
+      if (!plain || !std::filesystem::is_regular_file(path, ec)) reject(404, "not_found", "no demo image '{}'", file);
+      res.set_content(read_file(path), content_type_of(file));
+    });
   }
 }
 

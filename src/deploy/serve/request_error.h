@@ -1,9 +1,12 @@
 // request_error.h: a failure that is the client's doing, with the HTTP status it earns.
 //
-// The service (face_service.h) throws RequestError for bad input: not an image, no face, an
-// unknown gallery, a malformed field. http_service.cpp turns it into that status and a JSON body
-// {"error": {"code", "message", "status"}}; `code` is stable for programs, `message` names the
-// input for people. Any other exception is the server's fault: 500, and a line on stderr.
+// The service (face_service.h) throws RequestError for bad input it finds itself: an unknown
+// gallery or person, a malformed field, several faces where one is needed. Images that cannot be
+// read and faces not found arrive as vision/vision_error.h's VisionError instead, mapped to
+// their status (400 bad_image, 413 image_too_large, 422 no_face / not_aligned) in
+// http_service.cpp. Either becomes that status and a JSON body {"error": {"code", "message",
+// "status"}}; `code` is stable for programs, `message` names the input for people. Any other
+// exception is the server's fault: 500, and a line on stderr.
 #pragma once
 #include <fmt/format.h>
 
