@@ -37,8 +37,8 @@
 #include "util/progress.h"
 #include "util/threads.h"
 #include "vision/dlib_resnet_import.h"
+#include "vision/deployed_model.h"
 #include "vision/face_reader.h"
-#include "vision/model_catalog.h"
 #include "vision/roc_plot.h"
 
 namespace fs = std::filesystem;
@@ -113,21 +113,31 @@ ImageEmbeddings embed_from_table(const Options& o, const face::PairIndex& index,
   return out;
 }
 
-std::unique_ptr<face::Embedder> open_model(const Options& o, face::EvaluationRecord& rec) {
-  torch::Device device = face::parse_device(o.device);
-  std::unique_ptr<face::Embedder> e;
+// The model under evaluation: deployed as verify, identify and serve open it (vision/deployed_model.h;
+// evaluate chooses its own threshold, so it never asks the model for one), or the pixel baseline.
+struct EvaluatedModel {
+  std::unique_ptr<face::DeployedModel> deployed;
+  std::unique_ptr<face::Embedder> pixel;
+  face::Embedder* operator->() { return deployed ? &deployed->embedder() : pixel.get(); }
+  face::Embedder& operator*() { return *operator->(); }
+};
+
+EvaluatedModel open_model(const Options& o, face::EvaluationRecord& rec) {
+  EvaluatedModel m;
   if (o.model == "pixel") {
-    e = face::pixel_embedder();
+    m.pixel = face::pixel_embedder();
     rec.model_kind = "pixel";
   } else {
-    e = face::open_model({o.model, o.arch, o.seed, face::resolve_precision(o.precision, device)}, device);
+    face::DeployedModelOptions d;
+    d.model = o.model, d.arch = o.arch, d.seed = o.seed, d.device = o.device, d.precision = o.precision;
+    m.deployed = std::make_unique<face::DeployedModel>(d);
     rec.model_kind = o.model == "random" || o.model == face::kDlibResNetName ? o.model
-                     : e->description().rfind("TorchScript", 0) == 0       ? "torchscript"
+                     : m->description().rfind("TorchScript", 0) == 0       ? "torchscript"
                                                                              : "checkpoint";
   }
-  rec.model_description = e->description();
-  rec.model_fingerprint = e->fingerprint();
-  return e;
+  rec.model_description = m->description();
+  rec.model_fingerprint = m->fingerprint();
+  return m;
 }
 
 ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index, face::EvaluationRecord& rec,
