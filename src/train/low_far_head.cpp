@@ -20,12 +20,16 @@ class LowFarHead : public LossHead {
 
   LossTerm forward(const LossHeadInput& in, StepMetrics& metrics) override {
     auto masks = pair_masks(in.labels, in.embeddings.size(0));
+    // Each model's pairwise similarities, once: for its thresholds and for the loss.
+    auto student = in.embeddings.matmul(in.embeddings.t());
+    torch::Tensor teacher;
     {
       torch::NoGradGuard no_grad;
-      update(student_tau_, negative_thresholds(in.embeddings, masks.negative, levels_));
-      update(teacher_tau_, negative_thresholds(in.targets, masks.negative, levels_));
+      teacher = in.targets.matmul(in.targets.t());
+      update(student_tau_, negative_thresholds(student, masks.negative, levels_));
+      update(teacher_tau_, negative_thresholds(teacher, masks.negative, levels_));
     }
-    auto terms = low_far_loss(in.embeddings, in.targets, masks, student_tau_, teacher_tau_, options_.temperature);
+    auto terms = low_far_loss(student, teacher, masks, student_tau_, teacher_tau_, options_.temperature);
     metrics.put("low_far_loss", terms.loss.detach());
     metrics.put("low_far_gap", terms.decision_gap);
     metrics.put("low_far_pairs", terms.selected_pairs);

@@ -31,22 +31,21 @@ PairMasks pair_masks(const torch::Tensor& labels, int64_t rows) {
   return {upper & same, upper & ~same};
 }
 
-torch::Tensor negative_thresholds(const torch::Tensor& rows, const torch::Tensor& negative,
+torch::Tensor negative_thresholds(const torch::Tensor& similarities, const torch::Tensor& negative,
                                   const std::vector<double>& levels) {
   torch::NoGradGuard no_grad;
   // NaN marks the pairs that are not negative, which nanquantile skips: no data-dependent shape.
-  auto similarities = rows.matmul(rows.t()).masked_fill(~negative, std::numeric_limits<float>::quiet_NaN());
+  auto masked = similarities.detach().masked_fill(~negative, std::numeric_limits<float>::quiet_NaN());
   std::vector<double> q;
   for (double f : levels) q.push_back(1 - f);
-  return torch::nanquantile(similarities.flatten(), torch::tensor(q, similarities.options()), std::nullopt, false,
-                            "linear");
+  return torch::nanquantile(masked.flatten(), torch::tensor(q, masked.options()), std::nullopt, false, "linear");
 }
 
 LowFarTerms low_far_loss(const torch::Tensor& student, const torch::Tensor& teacher, const PairMasks& masks,
                          const torch::Tensor& student_thresholds, const torch::Tensor& teacher_thresholds,
                          double temperature) {
-  auto s = student.matmul(student.t());
-  auto t = teacher.matmul(teacher.t()).detach();
+  const auto& s = student;
+  auto t = teacher.detach();
   // mean_k sigmoid((x - tau_k) / temperature), over a trailing axis of levels.
   auto decision = [temperature](const torch::Tensor& x, const torch::Tensor& tau) {
     return torch::sigmoid((x.unsqueeze(-1) - tau) / temperature).mean(-1);

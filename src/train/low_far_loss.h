@@ -49,9 +49,9 @@ struct PairMasks {
 };
 PairMasks pair_masks(const torch::Tensor& labels, int64_t rows);
 
-// The (1 - far) quantile of the similarities <r_i, r_j> over the `negative` pairs of `rows`
-// (B, D), for each level: a (levels) tensor, without gradient.
-torch::Tensor negative_thresholds(const torch::Tensor& rows, const torch::Tensor& negative,
+// The (1 - far) quantile of `similarities` (B, B) over the `negative` pairs, for each level: a
+// (levels) tensor, without gradient.
+torch::Tensor negative_thresholds(const torch::Tensor& similarities, const torch::Tensor& negative,
                                   const std::vector<double>& levels);
 
 struct LowFarTerms {
@@ -60,8 +60,9 @@ struct LowFarTerms {
   torch::Tensor selected_pairs;  // how many pairs took part (telemetry)
 };
 
-// Requires: `student`, `teacher` (B, D) unit rows; `masks` from pair_masks; thresholds
-// (levels) as above, detached. Ensures: the terms above; a batch with no selected pair gives 0.
+// Requires: `student`, `teacher` (B, B) the pairwise similarities of the two models' unit rows
+// (the student's with its graph); `masks` from pair_masks; thresholds (levels) as above,
+// detached. Ensures: the terms above; a batch with no selected pair gives 0.
 LowFarTerms low_far_loss(const torch::Tensor& student, const torch::Tensor& teacher, const PairMasks& masks,
                          const torch::Tensor& student_thresholds, const torch::Tensor& teacher_thresholds,
                          double temperature);

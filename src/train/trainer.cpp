@@ -304,7 +304,9 @@ Trainer::Batch Trainer::next_batch() {
   auto images = images_.index_select(0, images_.is_cuda() == device_.is_cuda() ? on_device : index)
                     .to(device_, /*non_blocking=*/true);
   const auto& d = distill_;
-  if (d.targets.defined()) b.targets = d.targets.index_select(0, on_device);
+  // Precomputed targets, unless the teacher embeds this step's views itself (below).
+  const bool precomputed = d.targets.defined() && !d.teacher;
+  if (precomputed) b.targets = d.targets.index_select(0, on_device);
   torch::Tensor extra;  // the unlabelled faces (uint8), when the recipe adds them
   if (d.unlabelled_images.defined()) {
     // Unlabelled faces join the batch after the P x K labelled ones (distillation terms only).
@@ -312,7 +314,7 @@ Trainer::Batch Trainer::next_batch() {
     auto pick_device = pick.to(device_);
     extra = d.unlabelled_images.index_select(0, d.unlabelled_images.is_cuda() == device_.is_cuda() ? pick_device : pick)
                 .to(device_);
-    b.targets = torch::cat({b.targets, d.unlabelled_targets.index_select(0, pick_device)});
+    if (precomputed) b.targets = torch::cat({b.targets, d.unlabelled_targets.index_select(0, pick_device)});
   }
   if (d.teacher) {
     // Online teaching: augmented at the pack's (the teacher's) size, embedded by the teacher as

@@ -49,7 +49,7 @@ TEST(LowFarLoss, ThresholdsAreQuantilesOfTheNegativePairsOnly) {
   auto rows = unit_rows(torch::randn({12, 5}));
   auto labels = torch::tensor({0, 0, 1, 1, 2, 2, 3, 3}, torch::kLong);  // 8 labelled, 4 unlabelled
   auto masks = face::pair_masks(labels, 12);
-  auto tau = face::negative_thresholds(rows, masks.negative, {0.1, 0.01});
+  auto tau = face::negative_thresholds(rows.matmul(rows.t()), masks.negative, {0.1, 0.01});
   // By hand: the negative pairs' similarities, sorted, linear interpolation at 1 - f.
   auto sim = rows.matmul(rows.t());
   std::vector<double> negatives;
@@ -84,7 +84,7 @@ TEST(LowFarLoss, MatchesHandComputation) {
   auto masks = face::pair_masks(torch::tensor({0, 0, 1}, torch::kLong), 3);
   const double temperature = 0.1;
   auto ts = torch::tensor({0.5f}), tt = torch::tensor({0.7f});
-  auto terms = face::low_far_loss(s, t, masks, ts, tt, temperature);
+  auto terms = face::low_far_loss(s.matmul(s.t()), t.matmul(t.t()), masks, ts, tt, temperature);
   // Student similarities: (0,1) 0.8, (0,2) 0, (1,2) 0.6; teacher: 0.6, 0.6, -0.28.
   // Selected: the positive, and negatives above 0.5 for the student or 0.7 for the teacher: (1,2).
   double g01 = sigmoid((0.8 - 0.5) / temperature) - sigmoid((0.6 - 0.7) / temperature);
@@ -98,8 +98,9 @@ TEST(LowFarLoss, ZeroWhenTheStudentIsTheTeacher) {
   torch::manual_seed(2);
   auto rows = unit_rows(torch::randn({10, 4}));
   auto masks = face::pair_masks(torch::tensor({0, 0, 1, 1, 2, 2}, torch::kLong), 10);
-  auto tau = face::negative_thresholds(rows, masks.negative, face::far_levels(0.01));
-  auto terms = face::low_far_loss(rows, rows, masks, tau, tau, 0.01);
+  auto sim = rows.matmul(rows.t());
+  auto tau = face::negative_thresholds(sim, masks.negative, face::far_levels(0.01));
+  auto terms = face::low_far_loss(sim, sim, masks, tau, tau, 0.01);
   EXPECT_EQ(terms.loss.item<double>(), 0);
   EXPECT_GT(terms.selected_pairs.item<double>(), 3);  // the positives at least
 }
@@ -121,9 +122,10 @@ TEST(LowFarLoss, FollowingItBringsTheStudentsDecisionsToTheTeachers) {
   double first = -1, last = -1;
   for (int step = 0; step < 150; ++step) {
     auto student = unit_rows(free);
-    face::update_thresholds(ts, face::negative_thresholds(student, masks.negative, levels), 0.5);
-    face::update_thresholds(tt, face::negative_thresholds(teacher, masks.negative, levels), 0.5);
-    auto terms = face::low_far_loss(student, teacher, masks, ts, tt, 0.05);
+    auto s = student.matmul(student.t()), t = teacher.matmul(teacher.t());
+    face::update_thresholds(ts, face::negative_thresholds(s, masks.negative, levels), 0.5);
+    face::update_thresholds(tt, face::negative_thresholds(t, masks.negative, levels), 0.5);
+    auto terms = face::low_far_loss(s, t, masks, ts, tt, 0.05);
     if (step == 0) first = terms.decision_gap.item<double>();
     last = terms.decision_gap.item<double>();
     opt.zero_grad();
