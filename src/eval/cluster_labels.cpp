@@ -1,5 +1,6 @@
 #include "eval/cluster_labels.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -14,6 +15,17 @@ std::vector<int64_t> relabel_by_first_appearance(const std::vector<int64_t>& lab
 
 int64_t count_clusters(const std::vector<int64_t>& labels) {
   return static_cast<int64_t>(std::unordered_set<int64_t>(labels.begin(), labels.end()).size());
+}
+
+std::vector<std::vector<int64_t>> clusters_by_size(const std::vector<int64_t>& labels) {
+  std::vector<std::vector<int64_t>> order;
+  const std::vector<int64_t> first = relabel_by_first_appearance(labels);
+  for (size_t i = 0; i < first.size(); ++i) {
+    if (first[i] == static_cast<int64_t>(order.size())) order.emplace_back();
+    order[first[i]].push_back(static_cast<int64_t>(i));
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
+  return order;
 }
 
 }  // namespace face

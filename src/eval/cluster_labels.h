@@ -13,4 +13,8 @@ std::vector<int64_t> relabel_by_first_appearance(const std::vector<int64_t>& lab
 // The number of distinct labels.
 int64_t count_clusters(const std::vector<int64_t>& labels);
 
+// The clusters as lists of item indices: largest first (ties in order of first appearance), each
+// list in item order.
+std::vector<std::vector<int64_t>> clusters_by_size(const std::vector<int64_t>& labels);
+
 }  // namespace face

@@ -190,4 +190,17 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
   return result;
 }
 
+std::vector<AlignResult> FaceAligner::align_all(const cv::Mat& rgb) {
+  if (rgb.empty() || rgb.type() != CV_8UC3) fail("align_all: not an 8-bit 3-channel image");
+  cv::Mat image = rgb.isContinuous() ? rgb : rgb.clone();
+  auto detections = alignment_steps::detect_faces(models_->detector, image, options_.upsample);
+  std::vector<AlignResult> faces(detections.size());
+  for (size_t i = 0; i < detections.size(); ++i) {
+    faces[i].status = AlignStatus::failed;
+    faces[i].faces_found = static_cast<int>(detections.size());
+    alignment_steps::align_detection(models_->predictor, image, detections[i], options_, faces[i]);
+  }
+  return faces;
+}
+
 }  // namespace face

@@ -74,6 +74,14 @@ class FaceAligner {                      // one per thread (dlib detectors are n
 
   AlignResult align(const cv::Mat& rgb);  // rgb: CV_8UC3 RGB of any size
 
+  // Every face of a photo (a group photo's people, for the cluster tool), where align picks one.
+  // requires: rgb is CV_8UC3 RGB (face::Error otherwise).
+  // ensures: one result per detection, in the detector's order, each aligned exactly as align
+  // would give it had it picked that face, or failed with its reason (degenerate landmarks);
+  // faces_found = the number of detections. `pick` and `no_face` do not apply: a photo without a
+  // face gives an empty list.
+  std::vector<AlignResult> align_all(const cv::Mat& rgb);
+
   const AlignOptions& options() const { return options_; }
 
  private:

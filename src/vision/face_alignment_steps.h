@@ -1,6 +1,6 @@
-// face_alignment_steps.h: the steps a FaceAligner (face_aligner.h) is made of, shared with the
-// GroupAligner (group_aligner.h), which aligns every face of a photo rather than one. Internal to
-// the vision part: dlib's types appear here and in no public header.
+// face_alignment_steps.h: the steps a FaceAligner (face_aligner.h) is made of, shared by align
+// (one face) and align_all (every face). Internal to the vision part: dlib's types appear here
+// and in no public header.
 #pragma once
 #include <dlib/image_processing.h>
 #include <dlib/image_processing/frontal_face_detector.h>

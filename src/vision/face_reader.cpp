@@ -110,6 +110,7 @@ ReadFace FaceReader::read_image(const RgbImage& image, const std::string& name) 
       face.fell_back = aligned.status == AlignStatus::fallback;
       face.faces_found = aligned.faces_found;
       face.box = aligned.box;
+      face.detector_score = aligned.detector_score;
       face.landmarks = aligned.landmarks;
       if (aligned.faces_found > 1 && options_.align.pick == FacePick::largest)
         face.notes.push_back(fmt::format("{} faces in '{}': using the largest", aligned.faces_found, file.string()));
@@ -120,6 +121,34 @@ ReadFace FaceReader::read_image(const RgbImage& image, const std::string& name) 
   face.face = rgb;
   face.image = to_chw_tensor(rgb, s);
   return face;
+}
+
+std::vector<ReadFace> FaceReader::read_all(const RgbImage& image, const std::string& name,
+                                           std::vector<std::string>& notes) {
+  if (options_.framing != Framing::align) {
+    ReadFace face = read_image(image, name);
+    notes.insert(notes.end(), face.notes.begin(), face.notes.end());
+    face.notes.clear();
+    return {std::move(face)};
+  }
+  std::vector<ReadFace> faces;
+  if (!image.conversion.empty()) notes.push_back(fmt::format("'{}': {}", name, image.conversion));
+  for (AlignResult& aligned : aligner_->align_all(image.rgb)) {
+    if (aligned.status != AlignStatus::aligned) {
+      notes.push_back(fmt::format("'{}': the face at ({}, {}) is left out: {}", name, aligned.box.x, aligned.box.y,
+                                  aligned.reason));
+      continue;
+    }
+    ReadFace face;
+    face.faces_found = aligned.faces_found;
+    face.box = aligned.box;
+    face.detector_score = aligned.detector_score;
+    face.landmarks = std::move(aligned.landmarks);
+    face.face = aligned.face;
+    face.image = to_chw_tensor(aligned.face, options_.size);
+    faces.push_back(std::move(face));
+  }
+  return faces;
 }
 
 int64_t ReadFaces::failed() const {

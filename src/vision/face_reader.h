@@ -64,6 +64,7 @@ struct ReadFace {
   // Where the face came from, for callers that show it (deploy/serve): align only, else empty/0.
   int faces_found = 0;             // faces the detector saw (the largest or centred one is used)
   cv::Rect box;                    // the used face's detector box, source pixels (may pass the edge)
+  double detector_score = 0;       // the detector's confidence in that box
   std::vector<cv::Point2f> landmarks;  // the landmarks mapped onto the template, source pixels
   cv::Mat face;                    // the framed face before resizing to S (RGB): what `image` shows
 };
@@ -76,6 +77,12 @@ class FaceReader {  // one per thread: the face detector inside is not thread-sa
   // The same framing for an image already decoded (image_io.h decode_rgb: an upload held in
   // memory); `name` stands for the file in every message and note.
   ReadFace read_image(const RgbImage& image, const std::string& name);
+  // Every face in the image, for a photo of several people (the cluster tool, serve's /v1/cluster):
+  // with Framing::align each detection, in the detector's order, framed exactly as read_image
+  // frames the one it picks (a face whose landmarks fail is left out, with a note); with any other
+  // framing the one face read_image gives. A photo without a face gives an empty list, not an error.
+  // What is worth a warning about the photo (a colour conversion, a face left out) goes to `notes`.
+  std::vector<ReadFace> read_all(const RgbImage& image, const std::string& name, std::vector<std::string>& notes);
   // What is applied, for reports and warnings: the alignment recipe, or the framing's name.
   std::string recipe() const;
 

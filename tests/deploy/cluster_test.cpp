@@ -16,6 +16,7 @@
 
 #include "deploy/cluster/average_linkage.h"
 #include "deploy/cluster/chinese_whispers.h"
+#include "deploy/cluster/cluster_method.h"
 #include "eval/cluster_labels.h"
 #include "deploy/cluster/neighbour_graph.h"
 #include "deploy/gallery/search_index.h"
@@ -138,6 +139,36 @@ TEST(ChineseWhispers, SeparatesCliquesAndKeepsIsolatedNodes) {
   EXPECT_EQ(chinese_whispers(graph, o), joined);  // the same seed, the same answer
   o.iterations = 0;
   EXPECT_THROW(chinese_whispers(graph, o), Error);
+}
+
+TEST(ClusterMethod, NamesParseAndEachCutsAtTheThreshold) {
+  EXPECT_EQ(parse_cluster_method("chinese-whispers"), ClusterMethod::chinese_whispers);
+  EXPECT_EQ(parse_cluster_method("agglomerative"), ClusterMethod::agglomerative);
+  EXPECT_EQ(to_string(ClusterMethod::agglomerative), "agglomerative");
+  EXPECT_EQ(to_string(ClusterMethod::chinese_whispers), "chinese-whispers");
+  try {
+    parse_cluster_method("kmeans");
+    ADD_FAILURE() << "an unknown method was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'kmeans'"), std::string::npos) << e.what();
+  }
+  // Nodes 0, 1, 2 close together, node 3 near node 1 only. Average linkage joins {0, 1} at 0.1,
+  // then 2 at their mean distance (0.2 + 0.12) / 2 = 0.16, then 3 at (2 * 0.2 + 0.9) / 3 = 0.43.
+  auto graph = graph_from_edges(4, {{0, 1, 0.1}, {1, 2, 0.12}, {0, 2, 0.2}, {2, 3, 0.9}, {1, 3, 0.2}});
+  ChineseWhispersOptions o;
+  o.threshold = 0.15;
+  EXPECT_EQ(cluster_graph(graph, ClusterMethod::agglomerative, o), (std::vector<int64_t>{0, 0, 1, 2}));
+  o.threshold = 0.4;
+  EXPECT_EQ(cluster_graph(graph, ClusterMethod::agglomerative, o), (std::vector<int64_t>{0, 0, 0, 1}));
+  EXPECT_EQ(cluster_graph(graph, ClusterMethod::chinese_whispers, o), chinese_whispers(graph, o));
+  o.threshold = 0.01;
+  EXPECT_EQ(cluster_graph(graph, ClusterMethod::chinese_whispers, o), (std::vector<int64_t>{0, 1, 2, 3}));
+}
+
+TEST(ClusterLabels, ClustersBySizeLargestFirstTiesInOrderOfAppearance) {
+  EXPECT_EQ(clusters_by_size({7, 3, 3, 9, 7, 3, 5}),
+            (std::vector<std::vector<int64_t>>{{1, 2, 5}, {0, 4}, {3}, {6}}));
+  EXPECT_TRUE(clusters_by_size({}).empty());
 }
 
 TEST(NeighbourGraph, FlatIsTheBruteForceKnnGraph) {

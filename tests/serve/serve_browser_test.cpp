@@ -1,7 +1,10 @@
-// The page in a real headless browser (Debian's chromium): the page, in its test mode, verifies
-// two LFW photos of one person that the server serves under /demo/, and the verdict, distance and
-// aligned crops it shows must be the API's own answer for that pair. The page's DOM, a screenshot
-// and both programs' logs are kept in <build>/test-output/serve_browser/ for a person to look at.
+// The page in a real headless browser (Debian's chromium): the page, in its test mode, clicks
+// through itself on LFW photos that the server serves under /demo/: it verifies two photos of one
+// person, enrols a third person's photo, identifies another photo of theirs, and groups six
+// photos of two people. What it shows at each step must be the API's own answer for the same
+// images: the verdict, distance and aligned crops; the enrolment and the people list; the
+// identity; the groups, face by face. The page's DOM, a screenshot and both programs' logs are
+// kept in <build>/test-output/serve_browser/ for a person to look at.
 #include <gtest/gtest.h>
 
 
@@ -41,7 +44,7 @@ Element element(const std::string& html, const std::string& id) {
 
 }  // namespace
 
-TEST(ServePage, VerifiesTwoPhotosOfOnePersonInHeadlessChromium) {
+TEST(ServePage, VerifiesEnrolsIdentifiesAndGroupsInHeadlessChromium) {
   FACE_REQUIRE_SHARED_DATA();
   const std::string chromium = find_chromium();
   if (chromium.empty()) GTEST_SKIP() << "needs a headless browser (apt install chromium)";
@@ -50,8 +53,16 @@ TEST(ServePage, VerifiesTwoPhotosOfOnePersonInHeadlessChromium) {
   const fs::path out = test::tool("test-output") / "serve_browser";
   fs::create_directories(out);
   test::TempDir dir;
-  const fs::path person = test::shared_data() / "lfw/deepfunneled/Abel_Pacheco";
+  const fs::path lfw = test::shared_data() / "lfw/deepfunneled";
   const std::string a = "Abel_Pacheco_0001.jpg", b = "Abel_Pacheco_0002.jpg";
+  const std::string enrolled = "Serena_Williams_0001.jpg", query = "Serena_Williams_0002.jpg";
+  const std::vector<std::string> group = {"Abel_Pacheco_0001.jpg",    "Serena_Williams_0003.jpg",
+                                          "Abel_Pacheco_0003.jpg",    "Serena_Williams_0004.jpg",
+                                          "Abel_Pacheco_0004.jpg",    "Serena_Williams_0002.jpg"};
+  const fs::path person = dir / "demo";  // the photos the server serves under /demo/
+  fs::create_directories(person);
+  for (const auto& name : {a, b, enrolled, query, group[1], group[2], group[3], group[4]})
+    fs::copy_file(lfw / name.substr(0, name.size() - 9) / name, person / name, fs::copy_options::overwrite_existing);
 
   // The released model (its threshold is the model card's) and real alignment, as a person uses it.
   test::ServerProcess server({"--model", model.string(), "--gallery", "page=" + (dir / "g.db").string(), "--demo-dir",
@@ -71,7 +82,19 @@ TEST(ServePage, VerifiesTwoPhotosOfOnePersonInHeadlessChromium) {
   // Headless Chromium: --virtual-time-budget lets the page's scripts and fetches finish (virtual
   // time stands still while a fetch is pending) before the DOM is dumped or the picture taken;
   // `timeout` bounds the whole run whatever happens.
-  const std::string page = server.url("/?a=/demo/" + a + "&b=/demo/" + b);
+  // The API's grouping of the same six photos, sent as the page sends them (field "images").
+  httplib::MultipartFormDataItems photos;
+  std::string cluster_list;
+  for (const auto& name : group) {
+    photos.push_back(test::part("images", test::slurp(person / name), name));
+    cluster_list += (cluster_list.empty() ? "" : ",") + std::string("/demo/") + name;
+  }
+  auto grouped = test::reply(client.Post("/v1/cluster", photos));
+  ASSERT_EQ(grouped.status, 200) << grouped.body;
+  ASSERT_EQ(grouped.json["counts"]["faces"].get<int64_t>(), 6) << grouped.body;
+
+  const std::string page = server.url("/?a=/demo/" + a + "&b=/demo/" + b + "&enrol=/demo/" + enrolled +
+                                      "&person=Serena_Williams&q=/demo/" + query + "&cluster=" + cluster_list);
   const std::string browser = fmt::format(
       "timeout 180 {} --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
       "--user-data-dir={} --virtual-time-budget=60000",
@@ -92,6 +115,31 @@ TEST(ServePage, VerifiesTwoPhotosOfOnePersonInHeadlessChromium) {
   for (const char* crop : {"crop-a", "crop-b"})
     EXPECT_NE(element(dom.output, crop).open.find("src=\"data:image/png;base64,"), std::string::npos)
         << crop << " was not shown";
+
+  // Enrolment, the people list and identification, against the API's answer for the same photo
+  // with the gallery as the page left it.
+  EXPECT_EQ(element(dom.output, "enrol-error").text, "");
+  EXPECT_EQ(element(dom.output, "enrol-result").text, "Enrolled 1 photo(s) of Serena_Williams (1 in all)");
+  EXPECT_NE(dom.output.find("Serena_Williams · 1 photo(s)"), std::string::npos) << "the people list lacks the enrolment";
+  auto who = test::reply(client.Post("/v1/galleries/page/identify",
+                                     httplib::MultipartFormDataItems{test::part("image", test::slurp(person / query), query)}));
+  ASSERT_EQ(who.status, 200) << who.body;
+  ASSERT_EQ(who.json["people"].get<int64_t>(), 1) << who.body;
+  const std::string identity = who.json["known"].get<bool>() ? who.json["identity"].get<std::string>() : "";
+  if (!identity.empty()) EXPECT_EQ(element(dom.output, "identity").text, identity);
+  else EXPECT_EQ(element(dom.output, "identity").text.rfind("Unknown", 0), 0u) << element(dom.output, "identity").text;
+
+  // The groups: as many as the API found, each with the same photos in the same order.
+  EXPECT_EQ(element(dom.output, "cluster-error").text, "");
+  const auto& clusters = grouped.json["clusters"];
+  EXPECT_NE(element(dom.output, "clusters").open.find(fmt::format("data-groups=\"{}\"", clusters.size())), std::string::npos)
+      << element(dom.output, "clusters").open;
+  for (const auto& c : clusters) {
+    std::string images;
+    for (const auto& f : c["faces"]) images += (images.empty() ? "" : "|") + f["image"].get<std::string>();
+    auto row = element(dom.output, fmt::format("cluster-{}", c["id"].get<int64_t>()));
+    EXPECT_NE(row.open.find("data-images=\"" + images + "\""), std::string::npos) << row.open << "\nexpected " << images;
+  }
 
   auto shot = test::run_command("(" + browser + " --window-size=1280,1100 --screenshot=" + q(out / "verify.png") + " '" +
                                 page + "' >>" + q(out / "chromium.log") + " 2>&1)");

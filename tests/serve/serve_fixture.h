@@ -41,6 +41,10 @@ class ServerProcess {
   ServerProcess(const std::vector<std::string>& args, const std::filesystem::path& log) : log_(log) {
     std::vector<std::string> argv = {tool("serve").string(), "--listen", "127.0.0.1:0"};
     argv.insert(argv.end(), args.begin(), args.end());
+    // An earlier run's log (kept in test-output/) would otherwise be read for the port before
+    // the child truncates it.
+    std::error_code ec;
+    std::filesystem::remove(log, ec);
     pid_ = ::fork();
     if (pid_ == 0) {
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -1,7 +1,7 @@
 // The HTTP service end to end, against the serve program on a free loopback port: embed,
 // verify (multipart and JSON agree), enrol / identify / list / delete, every bad input as a 4xx
 // JSON error that leaves the gallery as it was, the write token, concurrent enrolments, a kill
-// during enrolments, and metrics. Faces are 96x96 noise images sent as aligned faces (no
+// during enrolments, metrics, and clustering a batch of photos. Faces are 96x96 noise images sent as aligned faces (no
 // detection, so the tests are quick and need no data) except where detection is the point.
 #include <gtest/gtest.h>
 
@@ -17,6 +17,7 @@
 #include "deploy/serve/base64.h"
 #include "serve/serve_fixture.h"
 #include "util/error.h"
+#include "vision/image_io.h"
 
 using namespace face;
 namespace fs = std::filesystem;
@@ -454,4 +455,73 @@ TEST(Serve, RealPhotosAreDetectedAlignedAndBoxed) {
     EXPECT_EQ(face["crop"].get<std::string>().rfind("data:image/png;base64,", 0), 0u);
   }
   EXPECT_NE(r.json["alignment"].get<std::string>().find("dlib-hog"), std::string::npos) << r.body;
+}
+
+// POST /v1/cluster: the same face sent twice lands in one group and the others stay apart at a
+// small threshold; the threshold's extremes give one group per face and one for all; a photo that
+// cannot be read or shows no face is named and skipped, not the request; bad options are 400s.
+TEST(Serve, ClustersABatchOfPhotosAndNamesWhatItSkips) {
+  test::TempDir dir;
+  test::ServerProcess server(server_args(dir / "g.db", {"--max-images", "8"}), dir / "serve.log");
+  ASSERT_TRUE(server.ready()) << server.log();
+  auto client = server.client();
+  httplib::MultipartFormDataItems faces;
+  for (int seed : {1, 2, 1, 3, 4}) faces.push_back(test::part("images", test::face_png(seed), fmt::format("s{}.png", seed)));
+  faces[2].filename = "again.png";
+
+  // A threshold below every distance between different faces, and above the repeat's 0.
+  std::vector<torch::Tensor> embedded;
+  for (int seed : {1, 2, 3, 4}) {
+    auto e = test::reply(client.Post("/v1/embed" + kAligned, httplib::MultipartFormDataItems{test::part(
+                                                                "image", test::face_png(seed), "f.png")}));
+    ASSERT_EQ(e.status, 200) << e.body;
+    embedded.push_back(torch::tensor(e.json["embedding"].get<std::vector<float>>()));
+  }
+  double nearest = 4;
+  for (size_t i = 0; i < embedded.size(); ++i)
+    for (size_t j = i + 1; j < embedded.size(); ++j)
+      nearest = std::min(nearest, (embedded[i] - embedded[j]).pow(2).sum().item<double>());
+  ASSERT_GT(nearest, 1e-9) << "the test model gives two different faces one embedding";
+  auto r = test::reply(client.Post(fmt::format("/v1/cluster{}&threshold={}&crops=true", kAligned, nearest / 2), faces));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["method"], "chinese-whispers");
+  EXPECT_EQ(r.json["counts"]["faces"], 5);
+  ASSERT_EQ(r.json["clusters"].size(), 4u) << r.body;
+  const auto& first = r.json["clusters"][0];  // the largest: the face sent twice
+  ASSERT_EQ(first["size"], 2) << r.body;
+  EXPECT_EQ(first["faces"][0]["image"], "images (s1.png)");
+  EXPECT_EQ(first["faces"][1]["image"], "images (again.png)");
+  EXPECT_EQ(first["faces"][0]["crop"].get<std::string>().rfind("data:image/png;base64,", 0), 0u);
+  for (const char* method : {"chinese-whispers", "agglomerative"}) {
+    auto apart = test::reply(client.Post(fmt::format("/v1/cluster{}&threshold=0&method={}", kAligned, method), faces));
+    ASSERT_EQ(apart.status, 200) << apart.body;
+    EXPECT_EQ(apart.json["counts"]["clusters"], 5) << method;
+    EXPECT_EQ(apart.json["counts"]["singletons"], 5) << method;
+    auto together = test::reply(client.Post(fmt::format("/v1/cluster{}&threshold=4&method={}", kAligned, method), faces));
+    ASSERT_EQ(together.status, 200) << together.body;
+    EXPECT_EQ(together.json["counts"]["clusters"], 1) << method << " " << together.body;
+  }
+
+  // Bad images are skipped and named: garbage bytes, and a blank photo with no face (detected).
+  cv::Mat grey(160, 160, CV_8UC3, cv::Scalar(128, 128, 128));
+  httplib::MultipartFormDataItems mixed = {test::part("images", "not an image", "junk.png"),
+                                           test::part("images", face::encode_png(grey), "blank.png")};
+  auto skipped = test::reply(client.Post("/v1/cluster", mixed));
+  ASSERT_EQ(skipped.status, 200) << skipped.body;
+  EXPECT_EQ(skipped.json["counts"]["faces"], 0);
+  ASSERT_EQ(skipped.json["unreadable"].size(), 1u) << skipped.body;
+  EXPECT_EQ(skipped.json["unreadable"][0]["image"], "images (junk.png)");
+  EXPECT_EQ(skipped.json["no_face"], json::array({"images (blank.png)"})) << skipped.body;
+
+  auto code = [&](const std::string& query, const httplib::MultipartFormDataItems& items) {
+    auto e = test::reply(client.Post("/v1/cluster" + query, items));
+    return std::to_string(e.status) + " " + test::error_code(e);
+  };
+  EXPECT_EQ(code(kAligned + "&method=kmeans", faces), "400 bad_parameter");
+  EXPECT_EQ(code(kAligned + "&threshold=5", faces), "400 bad_parameter");
+  auto none = test::reply(client.Post("/v1/cluster" + kAligned, "{\"method\": \"agglomerative\"}", "application/json"));
+  EXPECT_EQ(std::to_string(none.status) + " " + test::error_code(none), "400 no_image") << none.body;
+  httplib::MultipartFormDataItems nine;
+  for (int i = 0; i < 9; ++i) nine.push_back(test::part("images", test::face_png(1), fmt::format("{}.png", i)));
+  EXPECT_EQ(code(kAligned, nine), "413 too_many_images");
 }

@@ -1,6 +1,7 @@
 // FaceAligner: the template, the recipe, the no-face policies, which face is chosen, and on real
 // LFW faces that the aligned crop has its eye corners where the template says (checked by
-// detecting the landmarks again on the aligned crop, not by trusting the warp).
+// detecting the landmarks again on the aligned crop, not by trusting the warp); align_all finds
+// both people of a side-by-side pair, each aligned exactly as align aligns the face it picks.
 #include <opencv2/imgproc.hpp>
 
 #include "test_support.h"
@@ -143,6 +144,45 @@ TEST(FaceAligner, PicksTheCentredFaceOrTheLargest) {
   EXPECT_LT(c.landmarks[2].x, 575);
   EXPECT_LT(l.landmarks[2].x, 320);  // nose tip inside the big corner face
   EXPECT_LT(l.landmarks[2].y, 320);
+}
+
+TEST(FaceAligner, AlignAllGivesEveryFaceOfAGroupPhotoAsAlignWouldAlignIt) {
+  FACE_REQUIRE_SHARED_DATA();
+  AlignOptions o;
+  o.templ = AlignTemplate::dlib_chip;
+  o.size = 150;
+  o.pick = FacePick::largest;
+  FaceAligner& aligner = shared_aligner(o);
+  cv::Mat left = lfw("George_W_Bush", 5), right = lfw("Colin_Powell", 5);
+  cv::Mat pair;
+  cv::hconcat(left, right, pair);
+  auto faces = aligner.align_all(pair);
+  ASSERT_GE(faces.size(), 2u);
+  bool on_left = false, on_right = false;
+  for (const auto& f : faces) {
+    EXPECT_EQ(f.status, AlignStatus::aligned) << f.reason;
+    EXPECT_EQ(f.faces_found, static_cast<int>(faces.size()));
+    EXPECT_EQ(f.face.size(), cv::Size(150, 150));
+    on_left |= f.box.x + f.box.width / 2 < 250;
+    on_right |= f.box.x + f.box.width / 2 >= 250;
+  }
+  EXPECT_TRUE(on_left && on_right);
+  // align picks one of these faces and gives the same crop, pixel for pixel.
+  AlignResult one = aligner.align(pair);
+  ASSERT_EQ(one.status, AlignStatus::aligned);
+  bool same = false;
+  for (const auto& f : faces)
+    if (f.box == one.box) same = cv::norm(f.face, one.face, cv::NORM_INF) == 0;
+  EXPECT_TRUE(same);
+}
+
+TEST(FaceAligner, AlignAllOfNoFaceIsAnEmptyListAndBadImagesAreRefused) {
+  AlignOptions o;
+  o.no_face = NoFace::centre_crop;  // not applied: there is no face to crop around
+  FaceAligner& aligner = shared_aligner(o);
+  cv::Mat grey(120, 120, CV_8UC3, cv::Scalar(128, 128, 128));
+  EXPECT_TRUE(aligner.align_all(grey).empty());
+  EXPECT_THROW(aligner.align_all(cv::Mat(10, 10, CV_8UC1)), Error);
 }
 
 }  // namespace

@@ -30,8 +30,7 @@
 #include <optional>
 
 #include "apps/cli_checks.h"
-#include "deploy/cluster/average_linkage.h"
-#include "deploy/cluster/chinese_whispers.h"
+#include "deploy/cluster/cluster_method.h"
 #include "eval/cluster_labels.h"
 #include "deploy/cluster/cluster_output.h"
 #include "deploy/cluster/cluster_truth.h"
@@ -174,8 +173,7 @@ int main(int argc, char** argv) {
     neighbours.finish();
     const double graph_seconds = seconds_since(graph_start);
     const auto cluster_start = std::chrono::steady_clock::now();
-    std::vector<int64_t> labels = method == "agglomerative" ? face::average_linkage(graph, whispers.threshold)
-                                                            : face::chinese_whispers(graph, whispers);
+    std::vector<int64_t> labels = face::cluster_graph(graph, face::parse_cluster_method(method), whispers);
     const double cluster_seconds = seconds_since(cluster_start);
 
     nlohmann::json run{{"model", embedder->description()},

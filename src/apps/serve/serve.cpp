@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--max-pixels", service.read.max_pixels, "largest image, width x height")
       ->capture_default_str()->check(CLI::Range(int64_t{10000}, int64_t{400000000}));
-  app.add_option("--max-images", service.max_images, "images in one enrolment request")
+  app.add_option("--max-images", service.max_images, "images in one enrolment or clustering request")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
   app.add_option("--max-batch", max_batch, "faces per forward pass of batched requests (1: no batching)")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{face::cli::kMaxBatch}));

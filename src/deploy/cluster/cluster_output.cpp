@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "eval/cluster_labels.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -31,11 +32,7 @@ void claim_output_dir(const fs::path& dir, bool overwrite) {
 
 nlohmann::json cluster_report(const FaceCollection& c, const std::vector<int64_t>& labels, const nlohmann::json& run) {
   if (labels.size() != c.faces.size()) fail("cluster_report: {} labels for {} faces", labels.size(), c.faces.size());
-  std::map<int64_t, std::vector<int64_t>> groups;
-  for (size_t i = 0; i < labels.size(); ++i) groups[labels[i]].push_back(static_cast<int64_t>(i));
-  std::vector<std::vector<int64_t>> order;
-  for (auto& [label, faces] : groups) order.push_back(std::move(faces));
-  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
+  const std::vector<std::vector<int64_t>> order = clusters_by_size(labels);
   nlohmann::json clusters = nlohmann::json::array();
   int64_t singletons = 0;
   for (size_t id = 0; id < order.size(); ++id) {

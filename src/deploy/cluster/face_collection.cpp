@@ -13,7 +13,6 @@
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/npy.h"
-#include "vision/group_aligner.h"
 #include "vision/face_reader.h"
 #include "vision/image_io.h"
 
@@ -34,34 +33,17 @@ struct Photo {
   std::vector<std::string> warnings;
 };
 
-// One per worker thread: dlib's detector is not thread-safe.
-struct Worker {
-  std::unique_ptr<GroupAligner> aligner;  // photos
-  std::unique_ptr<FaceReader> reader;    // aligned faces
-};
-
-Photo read_photo(Worker& w, const fs::path& file, int size, bool keep_crops) {
+// Every face of one photo (one face per file for aligned input), by the worker's own reader:
+// dlib's detector is not thread-safe.
+Photo read_photo(FaceReader& reader, const FaceReadOptions& options, const fs::path& file, bool keep_crops) {
   Photo p;
   try {
-    if (w.reader) {  // one aligned face per file
-      ReadFace f = w.reader->read(file);
-      p.warnings = f.notes;
-      p.images.push_back(f.image);
-      p.faces.push_back({});
-      if (keep_crops) p.crops.push_back(f.face);
-      return p;
-    }
-    RgbImage rgb = read_rgb(file);  // face::Error naming the file when it cannot be read
-    if (!rgb.conversion.empty()) p.warnings.push_back(fmt::format("'{}': {}", file.string(), rgb.conversion));
-    std::vector<AlignResult> found = w.aligner->align_all(rgb.rgb);
+    RgbImage rgb = read_rgb(file, options.read);  // face::Error naming the file when it cannot be read
+    std::vector<ReadFace> found = reader.read_all(rgb, file.string(), p.warnings);
     cv::Point2d centre(rgb.rgb.cols / 2.0, rgb.rgb.rows / 2.0);
     int64_t nearest = -1;
     double best = 0;
     for (auto& a : found) {
-      if (a.status != AlignStatus::aligned) {
-        p.warnings.push_back(fmt::format("'{}': a face at ({}, {}) skipped: {}", file.string(), a.box.x, a.box.y, a.reason));
-        continue;
-      }
       CollectedFace f;
       f.box = a.box;
       f.detector_score = a.detector_score;
@@ -69,7 +51,7 @@ Photo read_photo(Worker& w, const fs::path& file, int size, bool keep_crops) {
       double d = cv::norm(cv::Point2d(a.box.x + a.box.width / 2.0, a.box.y + a.box.height / 2.0) - centre);
       if (nearest < 0 || d < best) nearest = static_cast<int64_t>(p.faces.size()), best = d;
       p.faces.push_back(f);
-      p.images.push_back(to_chw_tensor(a.face, size));
+      p.images.push_back(a.image);
       if (keep_crops) p.crops.push_back(a.face);
     }
     if (nearest >= 0) p.faces[nearest].nearest_centre = true;
@@ -170,23 +152,22 @@ FaceCollection collect_faces(const std::vector<fs::path>& images, Embedder& embe
   if (progress && done > 0) progress->advance(done, "resumed");
   if (!o.crops_dir.empty()) fs::create_directories(o.crops_dir);
 
-  // Built only when photos remain: each aligner loads the ~100 MB landmark model.
-  std::vector<Worker> workers(done < n ? static_cast<size_t>(std::min<int64_t>(o.threads, n - done)) : 0);
-  for (auto& w : workers) {
-    if (o.aligned) w.reader = std::make_unique<FaceReader>(read);
-    else w.aligner = std::make_unique<GroupAligner>(read.align);
-  }
+  // One reader per worker thread, built only when photos remain: each aligning reader loads the
+  // ~100 MB landmark model.
+  std::vector<std::unique_ptr<FaceReader>> workers;
+  for (int64_t t = 0; done < n && t < std::min<int64_t>(o.threads, n - done); ++t)
+    workers.push_back(std::make_unique<FaceReader>(read));
 
   while (done < n) {
     const int64_t count = std::min(o.chunk, n - done);
     std::vector<Photo> photos(static_cast<size_t>(count));
     std::atomic<int64_t> next{0};
-    auto work = [&](Worker& w) {
-      for (int64_t i; (i = next++) < count;) photos[i] = read_photo(w, images[done + i], size, !o.crops_dir.empty());
+    auto work = [&](FaceReader& reader) {
+      for (int64_t i; (i = next++) < count;) photos[i] = read_photo(reader, read, images[done + i], !o.crops_dir.empty());
     };
     std::vector<std::thread> threads;
-    for (size_t t = 1; t < workers.size(); ++t) threads.emplace_back(work, std::ref(workers[t]));
-    work(workers[0]);
+    for (size_t t = 1; t < workers.size(); ++t) threads.emplace_back(work, std::ref(*workers[t]));
+    work(*workers[0]);
     for (auto& t : threads) t.join();
 
     std::vector<torch::Tensor> chunk_images;

@@ -2,7 +2,7 @@
 // and embedded: what the cluster tool clusters.
 //
 // Each photo is decoded (vision/image_io.h), and every face dlib's detector finds in it is
-// aligned (vision/group_aligner.h, by the recipe the model records: vision/face_reader.h
+// aligned (vision/face_aligner.h's align_all, by the recipe the model records: vision/face_reader.h
 // faces_for_model) and embedded, so a group photo gives one face per person. With `aligned`, each
 // file is taken as one already aligned face instead (an `align` tree: vision/face_reader.h's
 // Framing::aligned_face), which skips detection.

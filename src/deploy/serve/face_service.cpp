@@ -14,11 +14,15 @@
 #include <set>
 #include <thread>
 
+#include "deploy/cluster/cluster_method.h"
+#include "deploy/cluster/neighbour_graph.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/person_name.h"
 #include "deploy/serve/request_error.h"
+#include "eval/cluster_labels.h"
 #include "util/error.h"
 #include "vision/face_aligner.h"
+#include "vision/vision_error.h"
 
 namespace face::serve {
 
@@ -43,7 +47,8 @@ class FaceService::ReaderPool {
     for (auto& r : readers_) free_.push_back(r.get());
   }
 
-  ReadFace with_reader(const std::function<ReadFace(FaceReader&)>& use) {
+  template <class Use>
+  auto with_reader(Use&& use) -> decltype(use(std::declval<FaceReader&>())) {
     FaceReader* reader = nullptr;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -218,6 +223,71 @@ EnrolResult FaceService::enroll(const std::string& gallery_name, const std::stri
   r.person = person;
   r.images = store.enroll(person, sources, embeddings, &r.duplicates);  // one transaction
   r.added = static_cast<int64_t>(images.size() - r.duplicates.size());
+  return r;
+}
+
+ClusterResult FaceService::cluster(const std::vector<Upload>& images, const FaceOptions& options,
+                                   const std::string& method_name, std::optional<double> threshold) {
+  ClusterResult r;
+  ClusterMethod method = ClusterMethod::chinese_whispers;
+  try {
+    method = parse_cluster_method(method_name);
+  } catch (const Error& e) {
+    reject(400, "bad_parameter", "method: {}", e.what());
+  }
+  r.method = to_string(method);
+  r.threshold = pick_threshold(threshold);
+  if (images.empty()) reject(400, "no_image", "clustering needs at least one image");
+  if (static_cast<int64_t>(images.size()) > options_.max_images)
+    reject(413, "too_many_images", "{} images in one clustering request, over this server's {}", images.size(),
+           options_.max_images);
+
+  // Each photo on its own thread, holding a reader of the pool while it detects (as many photos
+  // at once as the pool has readers); a photo that cannot be read is skipped, not the request.
+  struct Photo {
+    std::vector<ReadFace> faces;
+    std::vector<std::string> notes;
+    std::string error;
+  };
+  auto read_photo = [&](const Upload& image) {
+    Photo p;
+    try {
+      RgbImage rgb = decode_rgb(image.bytes, image.name, options_.read);
+      if (options.aligned) {
+        FaceReader reader(aligned_options_);
+        p.faces = reader.read_all(rgb, image.name, p.notes);
+      } else {
+        p.faces = readers_->with_reader([&](FaceReader& reader) { return reader.read_all(rgb, image.name, p.notes); });
+      }
+    } catch (const VisionError& e) {
+      p.error = e.what();
+    }
+    return p;
+  };
+  std::vector<std::future<Photo>> pending;
+  for (const auto& image : images) pending.push_back(std::async(std::launch::async, read_photo, std::cref(image)));
+  std::vector<torch::Tensor> rows;
+  for (size_t i = 0; i < images.size(); ++i) {
+    Photo p = pending[i].get();
+    r.warnings.insert(r.warnings.end(), p.notes.begin(), p.notes.end());
+    if (!p.error.empty()) {
+      r.unreadable.push_back({images[i].name, p.error});
+      r.warnings.push_back(fmt::format("'{}' skipped: {}", images[i].name, p.error));
+    } else if (p.faces.empty()) {
+      r.no_face.push_back(images[i].name);
+    }
+    for (auto& face : p.faces) {
+      rows.push_back(face.image);
+      r.faces.push_back({images[i].name, std::move(face)});
+    }
+  }
+  if (r.faces.empty()) return r;
+  torch::Tensor embeddings = batcher_->embed(torch::stack(rows));
+  NeighbourGraphOptions graph;
+  graph.index = "flat";  // a request's few faces: the exact scan
+  ChineseWhispersOptions cut;
+  cut.threshold = r.threshold;
+  r.clusters = clusters_by_size(cluster_graph(build_neighbour_graph(embeddings, graph), method, cut));
   return r;
 }
 

@@ -55,7 +55,7 @@ struct ServiceOptions {
   int upsample = 1;                    // detector upsampling (vision/face_aligner.h)
   ImageReadOptions read;               // the pixel cap
   BatchOptions batching;
-  int64_t max_images = 32;             // images in one enrolment request
+  int64_t max_images = 32;             // images in one enrolment or clustering request
   int64_t max_top = 100;               // candidates one identification may ask for
 };
 
@@ -88,6 +88,21 @@ struct IdentifyResult {
   double threshold = 0;
   int64_t people = 0;             // in the gallery snapshot searched
   EmbeddedFace face;
+  std::vector<std::string> warnings;
+};
+
+struct ClusteredFace {
+  std::string image;  // the upload it was found in (Upload::name)
+  ReadFace face;      // aligned, with its box in that upload
+};
+
+struct ClusterResult {
+  std::string method;  // deploy/cluster/cluster_method.h
+  double threshold = 0;
+  std::vector<ClusteredFace> faces;                           // every face found, in upload order
+  std::vector<std::vector<int64_t>> clusters;                 // indices into faces, the largest cluster first
+  std::vector<std::string> no_face;                           // uploads in which no face was found
+  std::vector<std::pair<std::string, std::string>> unreadable;  // (upload, why): skipped, as the cluster tool skips them
   std::vector<std::string> warnings;
 };
 
@@ -128,6 +143,13 @@ class FaceService {
   // All of `images` or none; each must show exactly one face (unless aligned).
   EnrolResult enroll(const std::string& gallery, const std::string& person, const std::vector<Upload>& images,
                      const FaceOptions& options);
+  // Every face of every image (a group photo gives one per person), grouped by person as the
+  // cluster tool groups them (deploy/cluster/cluster_method.h): `method` "chinese-whispers" or
+  // "agglomerative", cut at `threshold` or the model's. An image that cannot be read is skipped
+  // and named in `unreadable`; one without a face in `no_face`. RequestError 400 for a bad method
+  // or threshold or no image, 413 for more than max_images images.
+  ClusterResult cluster(const std::vector<Upload>& images, const FaceOptions& options, const std::string& method,
+                        std::optional<double> threshold);
   std::vector<PersonSummary> people(const std::string& gallery);
   // RequestError 404 "unknown_person" when the gallery has no such person.
   void remove(const std::string& gallery, const std::string& person);

@@ -654,6 +654,49 @@ void HttpService::Impl::install() {
     identify(req, res, req.matches[1].str());
   });
 
+  // ---- clustering: a batch of photos grouped by person (no gallery involved) -----------------
+  route("POST", "/v1/cluster", "/v1/cluster", [this](const Request& req, Response& res) {
+    Inputs in = parse_inputs(req, {"*"});
+    const FaceOptions fo = face_options(in);
+    const bool crops = flag_option(in, "crops", false);
+    const std::optional<double> threshold = number_option(in, "threshold");
+    const std::string method = text_option(in, "method").value_or("chinese-whispers");
+    std::vector<Upload> images;
+    for (auto& [field, upload] : in.images) images.push_back(std::move(upload));
+    ClusterResult r = service.cluster(images, fo, method, threshold);
+    Json clusters = Json::array();
+    int64_t singletons = 0;
+    for (size_t id = 0; id < r.clusters.size(); ++id) {
+      Json faces = Json::array();
+      for (int64_t i : r.clusters[id]) {
+        Json face = face_json(r.faces[i].face, crops);
+        face["face"] = i;
+        face["image"] = r.faces[i].image;
+        faces.push_back(face);
+      }
+      singletons += r.clusters[id].size() == 1;
+      clusters.push_back({{"id", id}, {"size", r.clusters[id].size()}, {"faces", faces}});
+    }
+    Json unreadable = Json::array();
+    for (const auto& [image, reason] : r.unreadable) unreadable.push_back({{"image", image}, {"reason", reason}});
+    send_json(res, 200,
+              {{"method", r.method},
+               {"threshold", r.threshold},
+               {"counts",
+                {{"images", images.size()},
+                 {"unreadable", r.unreadable.size()},
+                 {"no_face", r.no_face.size()},
+                 {"faces", r.faces.size()},
+                 {"clusters", r.clusters.size()},
+                 {"singletons", singletons}}},
+               {"clusters", clusters},
+               {"unreadable", unreadable},
+               {"no_face", r.no_face},
+               {"alignment", service.alignment(fo.aligned)},
+               {"model_fingerprint", service.model().fingerprint()},
+               {"warnings", r.warnings}});
+  });
+
   // ---- gallery writes (the token, when the server has one) --------------------------------
   route("POST", R"(/v1/galleries/([^/]+)/people/([^/]+)/faces)", "/v1/galleries/{name}/people/{id}/faces",
         [this](const Request& req, Response& res) {

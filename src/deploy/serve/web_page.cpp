@@ -11,7 +11,7 @@ const char* const kPage = R"PAGE(<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>facenet-cpp: verify, enrol, identify</title>
+<title>facenet-cpp: verify, enrol, identify, group</title>
 <style>
   :root { --fg: #1d2430; --muted: #5f6b7a; --line: #d8dee6; --accent: #2f6fdb; --same: #1b7f3b; --diff: #b3261e; }
   * { box-sizing: border-box; }
@@ -49,6 +49,9 @@ const char* const kPage = R"PAGE(<!doctype html>
   ul#people { list-style: none; padding: 0; margin: 8px 0; }
   ul#people li { display: flex; justify-content: space-between; align-items: center; padding: 5px 0; border-bottom: 1px solid var(--line); }
   .muted { color: var(--muted); }
+  .cluster { display: flex; flex-wrap: wrap; gap: 6px; padding: 8px 0; border-bottom: 1px solid var(--line); }
+  .cluster .label { width: 100%; color: var(--muted); font-size: 12px; }
+  .cluster img { width: 72px; height: 72px; object-fit: contain; background: #eef1f5; border-radius: 4px; }
 </style>
 </head>
 <body data-state="idle">
@@ -105,11 +108,28 @@ const char* const kPage = R"PAGE(<!doctype html>
     <ul id="people"></ul>
     <p id="people-error" class="error"></p>
   </section>
+
+  <section id="cluster-section">
+    <h2>Group photos by person</h2>
+    <div class="row"><input type="file" id="cluster-files" accept="image/*" multiple></div>
+    <div class="row">
+      <label>Method <select id="cluster-method"><option value="chinese-whispers">Chinese whispers</option><option value="agglomerative">average linkage</option></select></label>
+      <button id="cluster-btn">Group</button>
+    </div>
+    <p class="muted">Every face of every photo is found, and faces nearer than the threshold above (or the model card's) go together.</p>
+    <p id="cluster-summary"></p>
+    <div id="clusters" data-groups=""></div>
+    <p id="cluster-warnings" class="warnings"></p>
+    <p id="cluster-error" class="error"></p>
+  </section>
 </main>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
 const chosen = { a: null, b: null, q: null };
+// The last request a click or a drop started: the page's test mode waits on it before its next step.
+let running = Promise.resolve();
+const tracked = (handler) => () => { running = handler(); };
 
 // Every call goes through here: JSON back, and the server's error message on failure.
 async function api(method, path, body, write) {
@@ -136,8 +156,8 @@ function choose(slot, file) {
   $("drop-" + slot).classList.add("filled");
   $("verify-btn").disabled = !(chosen.a && chosen.b);
   $("identify-btn").disabled = !chosen.q;
-  if (slot !== "q" && chosen.a && chosen.b) verify();
-  if (slot === "q") identify();
+  if (slot !== "q" && chosen.a && chosen.b) running = verify();
+  if (slot === "q") running = identify();
 }
 
 function wireDrop(slot) {
@@ -228,6 +248,48 @@ async function enrol() {
   }
 }
 
+async function cluster() {
+  const files = $("cluster-files").files, groups = $("clusters");
+  groups.replaceChildren();
+  groups.dataset.groups = "";
+  for (const id of ["cluster-summary", "cluster-warnings", "cluster-error"]) $(id).textContent = "";
+  if (files.length === 0) { $("cluster-error").textContent = "choose some photos"; return; }
+  const form = new FormData();
+  for (const f of files) form.append("images", f, f.name);
+  form.append("crops", "true");
+  form.append("method", $("cluster-method").value);
+  const threshold = $("threshold").value.trim();
+  if (threshold !== "") form.append("threshold", threshold);
+  $("cluster-summary").textContent = "grouping…";
+  try {
+    const r = await api("POST", "/v1/cluster", form, false);
+    $("cluster-summary").textContent = r.counts.faces + " face(s) in " + r.counts.images + " photo(s): " +
+        r.counts.clusters + " group(s) at threshold " + r.threshold.toFixed(4) +
+        (r.no_face.length ? "; no face in " + r.no_face.join(", ") : "");
+    for (const c of r.clusters) {
+      const row = document.createElement("div"), label = document.createElement("div");
+      row.className = "cluster";
+      row.id = "cluster-" + c.id;
+      row.dataset.images = c.faces.map((f) => f.image).join("|");
+      label.className = "label";
+      label.textContent = "Person " + (c.id + 1) + " · " + c.size + " face(s)";
+      row.appendChild(label);
+      for (const f of c.faces) {
+        const img = document.createElement("img");
+        img.src = f.crop || "";
+        img.alt = img.title = f.image;
+        row.appendChild(img);
+      }
+      groups.appendChild(row);
+    }
+    groups.dataset.groups = String(r.clusters.length);
+    $("cluster-warnings").textContent = (r.warnings || []).join("; ");
+  } catch (e) {
+    $("cluster-summary").textContent = "";
+    $("cluster-error").textContent = e.message;
+  }
+}
+
 async function removePerson(id) {
   if (!confirm("Remove " + id + " and all of their photos from " + gallery() + "?")) return;
   try {
@@ -267,9 +329,10 @@ async function refreshPeople() {
 
 async function start() {
   for (const slot of ["a", "b", "q"]) wireDrop(slot);
-  $("verify-btn").addEventListener("click", verify);
-  $("identify-btn").addEventListener("click", identify);
-  $("enrol-btn").addEventListener("click", enrol);
+  $("verify-btn").addEventListener("click", tracked(verify));
+  $("identify-btn").addEventListener("click", tracked(identify));
+  $("enrol-btn").addEventListener("click", tracked(enrol));
+  $("cluster-btn").addEventListener("click", tracked(cluster));
   $("refresh-btn").addEventListener("click", refreshPeople);
   $("gallery").addEventListener("change", refreshPeople);
   try {
@@ -287,25 +350,54 @@ async function start() {
   } catch (e) {
     $("model").textContent = "the server did not answer: " + e.message;
   }
-  // Test mode: ?a=/demo/X&b=/demo/Y verifies two images the server itself serves (--demo-dir).
-  const params = new URLSearchParams(location.search), a = params.get("a"), b = params.get("b");
-  if (a && b && a.startsWith("/demo/") && b.startsWith("/demo/")) {
-    const load = async (url) => {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(url + ": HTTP " + response.status);
-      const blob = await response.blob();
-      return new File([blob], url.split("/").pop(), { type: blob.type });
-    };
+  // Test mode (serve --demo-dir): the page clicks through itself on images the server serves
+  // under /demo/, each step through the same handlers a person's clicks run, one after another:
+  //   ?a=/demo/X&b=/demo/Y            verify X against Y
+  //   &enrol=/demo/Z&person=NAME      enrol Z as NAME in the chosen gallery
+  //   &q=/demo/W                      identify W
+  //   &cluster=/demo/A,/demo/B,...    group these photos
+  const params = new URLSearchParams(location.search);
+  const demo = (url) => url && url.startsWith("/demo/");
+  const load = async (url) => {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(url + ": HTTP " + response.status);
+    const blob = await response.blob();
+    return new File([blob], url.split("/").pop(), { type: blob.type });
+  };
+  const put = (input, files) => {
+    const list = new DataTransfer();
+    for (const f of files) list.items.add(f);
+    input.files = list.files;
+  };
+  const step = async (name, error, run) => {
     try {
+      await run();
+      await running;
+    } catch (e) {
+      $(error).textContent = name + ": " + e.message;
+    }
+  };
+  const a = params.get("a"), b = params.get("b"), enrolUrl = params.get("enrol"), q = params.get("q");
+  const group = (params.get("cluster") || "").split(",").filter(demo);
+  if (demo(a) && demo(b))
+    await step("verify", "verify-error", async () => {
       const [fa, fb] = await Promise.all([load(a), load(b)]);
       choose("a", fa);
       choose("b", fb);
-    } catch (e) {
-      $("verdict").dataset.verdict = "error";
-      $("verify-error").textContent = e.message;
-      document.body.dataset.state = "done";
-    }
-  }
+    });
+  if (demo(enrolUrl) && params.get("person"))
+    await step("enrol", "enrol-error", async () => {
+      put($("enrol-files"), [await load(enrolUrl)]);
+      $("person").value = params.get("person");
+      $("enrol-btn").click();
+    });
+  if (demo(q)) await step("identify", "identify-error", async () => choose("q", await load(q)));
+  if (group.length)
+    await step("cluster", "cluster-error", async () => {
+      put($("cluster-files"), await Promise.all(group.map(load)));
+      $("cluster-btn").click();
+    });
+  if (params.toString()) document.body.dataset.state = "done";
 }
 
 start();
