@@ -56,8 +56,30 @@ score() {  # NAME TREE
   done
 }
 
-case $what in lfw|all) aligned_lfw; score lfw $D/lfw-chip ;; esac
-case $what in celeba|all) heldout_celeba; score celeba-heldout $D/celeba-heldout-chip ;; esac
+# The threshold sweep: the model's verification threshold (chosen on LFW View 1's balanced
+# pairs) is far too loose for clustering, where each face's 20 neighbours are mostly other people
+# and one wrong edge chains two clusters. Each (set, model) re-uses the face pass cached by score()
+# in DIR/.cache, so a threshold costs only the graph and the clustering (seconds).
+sweep() {  # NAME TREE
+  for model in released dlib-resnet; do
+    opt=""; [ $model = dlib-resnet ] && opt="--model dlib-resnet"
+    # The teacher's unit vectors sit in a narrow cone (the distillation recipe centres them for
+    # that reason), so its useful thresholds are a fraction of the student's.
+    thresholds="0.2 0.3 0.35 0.4 0.45 0.5 0.6"
+    [ $model = dlib-resnet ] && thresholds="0.06 0.08 0.1 0.12 0.14 0.16 0.18"
+    for method in chinese-whispers agglomerative; do
+      for t in $thresholds; do
+        printf '%s %s %s %s ' "$1" $model $method $t
+        nice -n 10 $B/cluster $2 --aligned --truth folders --method $method $opt --threshold $t --out $E/$1-$model 2>/dev/null | grep '^scores' || echo
+      done
+    done
+  done | tee $E/$1-sweep.txt
+}
+
+case $what in lfw|all) aligned_lfw; score lfw $D/lfw-chip; sweep lfw $D/lfw-chip ;; esac
+case $what in celeba|all) heldout_celeba; score celeba-heldout $D/celeba-heldout-chip; sweep celeba-heldout $D/celeba-heldout-chip ;; esac
+# The sweeps alone, over the face passes already cached by score().
+case $what in sweep) sweep celeba-heldout $D/celeba-heldout-chip; sweep lfw $D/lfw-chip ;; esac
 
 # End to end from the raw photos: every face detected and aligned by the tool itself.
 case $what in raw|all)
