@@ -11,7 +11,9 @@
 // (deploy/cluster/neighbour_graph.h), and clustered: Chinese whispers (dlib) over the edges
 // shorter than the threshold, or average linkage until the closest clusters are the threshold
 // apart. The threshold defaults to the one the model records (the squared-L2 distance below
-// which verify calls two faces the same person). --aligned takes each file as one aligned face
+// which verify calls two faces the same person), which is far too loose for a large collection:
+// experiments/cluster/README.md measured ~0.2 for the released model and 0.10-0.12 for
+// dlib-resnet on LFW, so pass --threshold. --aligned takes each file as one aligned face
 // (an `align` tree). --truth scores the result (eval/clustering_metrics.h): "folders" reads the
 // identity from each photo's folder (the face nearest the photo's centre is the labelled one),
 // FILE gives one label per face.
@@ -102,7 +104,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"chinese-whispers", "agglomerative"}));
   auto* t = app.add_option("--threshold", threshold,
-                           "squared L2 distance below which two faces are joined (default: the model's)")
+                           "squared L2 distance below which two faces are joined (default: the model's verification "
+                           "threshold, too loose for large collections: see experiments/cluster/README.md)")
                 ->check(face::cli::finite(0, 4));
   app.add_option("--neighbours", graph_options.neighbours, "neighbours per face in the graph")
       ->capture_default_str()
