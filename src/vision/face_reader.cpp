@@ -51,6 +51,15 @@ void check_options(const FaceReadOptions& o) {
     fail("centre crop {} must be in (0, 1]", o.centre_crop);
 }
 
+// Where an aligned face came from, as ReadFace reports it: the same for the one face `align`
+// picks and for each face `align_all` gives.
+void take_alignment(const AlignResult& aligned, ReadFace& face) {
+  face.faces_found = aligned.faces_found;
+  face.box = aligned.box;
+  face.detector_score = aligned.detector_score;
+  face.landmarks = aligned.landmarks;
+}
+
 }  // namespace
 
 FaceReader::FaceReader(const FaceReadOptions& options) : options_(options) {
@@ -108,10 +117,7 @@ ReadFace FaceReader::read_image(const RgbImage& image, const std::string& name) 
         fail_as(VisionFailure::no_face, "no face found in '{}'{}", file.string(),
                 aligned.reason.empty() ? "" : " (" + aligned.reason + ")");
       face.fell_back = aligned.status == AlignStatus::fallback;
-      face.faces_found = aligned.faces_found;
-      face.box = aligned.box;
-      face.detector_score = aligned.detector_score;
-      face.landmarks = aligned.landmarks;
+      take_alignment(aligned, face);
       if (aligned.faces_found > 1 && options_.align.pick == FacePick::largest)
         face.notes.push_back(fmt::format("{} faces in '{}': using the largest", aligned.faces_found, file.string()));
       rgb = aligned.face;
@@ -133,17 +139,14 @@ std::vector<ReadFace> FaceReader::read_all(const RgbImage& image, const std::str
   }
   std::vector<ReadFace> faces;
   if (!image.conversion.empty()) notes.push_back(fmt::format("'{}': {}", name, image.conversion));
-  for (AlignResult& aligned : aligner_->align_all(image.rgb)) {
+  for (const AlignResult& aligned : aligner_->align_all(image.rgb)) {
     if (aligned.status != AlignStatus::aligned) {
       notes.push_back(fmt::format("'{}': the face at ({}, {}) is left out: {}", name, aligned.box.x, aligned.box.y,
                                   aligned.reason));
       continue;
     }
     ReadFace face;
-    face.faces_found = aligned.faces_found;
-    face.box = aligned.box;
-    face.detector_score = aligned.detector_score;
-    face.landmarks = std::move(aligned.landmarks);
+    take_alignment(aligned, face);
     face.face = aligned.face;
     face.image = to_chw_tensor(aligned.face, options_.size);
     faces.push_back(std::move(face));
