@@ -1,5 +1,7 @@
 #include "model/inception.h"
 
+#include "model/folded_conv.h"
+
 namespace face {
 
 namespace nn = torch::nn;
@@ -20,20 +22,23 @@ nn::Sequential conv_bn_relu(int64_t in, int64_t out, int64_t kernel, int64_t str
 nn::Sequential fold_batch_norm(const nn::Sequential& layers) {
   torch::NoGradGuard no_grad;
   nn::Sequential folded;
-  nn::Conv2dImpl* previous_conv = nullptr;
-  for (const auto& layer : *layers) {
-    auto* bn = layer.ptr()->as<nn::BatchNorm2d>();
-    if (bn && previous_conv && previous_conv->options.bias()) {
+  const auto begin = layers->begin(), end = layers->end();
+  auto is = [&](auto it, auto* type) { return it < end && it->ptr()->template as<std::remove_pointer_t<decltype(type)>>(); };
+  for (auto it = begin; it != end; ++it) {
+    auto* conv = it->ptr()->as<nn::Conv2d>();
+    if (conv && conv->options.bias() && is(it + 1, (nn::BatchNorm2dImpl*)nullptr)) {
       // bn(conv(x)) = gamma (w * x + b - mean) / sqrt(var + eps) + beta
+      auto* bn = (it + 1)->ptr()->as<nn::BatchNorm2d>();
       auto scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
-      previous_conv->weight.mul_(scale.view({-1, 1, 1, 1}));  // in place: keeps its memory layout
-      previous_conv->bias.sub_(bn->running_mean).mul_(scale).add_(bn->bias);
-      previous_conv = nullptr;
+      auto weight = conv->weight * scale.view({-1, 1, 1, 1});
+      auto bias = (conv->bias - bn->running_mean) * scale + bn->bias;
+      const bool relu = is(it + 2, (nn::ReLUImpl*)nullptr);
+      folded->push_back(FoldedConv(conv->options, weight, bias, relu));
+      it += relu ? 2 : 1;
       continue;
     }
-    previous_conv = layer.ptr()->as<nn::Conv2d>();
-    if (auto* inception = layer.ptr()->as<Inception>()) inception->fold_batch_norm();
-    folded->push_back(layer);
+    if (auto* inception = it->ptr()->as<Inception>()) inception->fold_batch_norm();
+    folded->push_back(*it);
   }
   return folded;
 }

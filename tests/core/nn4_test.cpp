@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "model/folded_conv.h"
 #include "model/inference_graph.h"
 #include "model/memory_format.h"
 #include "model/model_file.h"
@@ -174,6 +175,19 @@ TEST(Nn4, FoldedAndFrozenInferenceGraphsMatchTheModel) {
   EXPECT_LT(count_parameters(*model), before);
   torch::InferenceMode inference;
   EXPECT_LE((model->forward(in_layout(x, true)) - want).abs().max().item<double>(), 1e-5);
+  // The fused convolutions keep one weight layout per batch size: each size, and a return to
+  // an earlier one, still computes the same function.
+  for (int64_t rows : {1, 3, 2, 1}) {
+    auto got = model->forward(in_layout(x.slice(0, 0, rows), true));
+    EXPECT_LE((got - want.slice(0, 0, rows)).abs().max().item<double>(), 1e-5) << "batch " << rows;
+  }
+  for (int64_t rows = 1; rows <= 3; ++rows) {  // more sizes than it keeps layouts for (NCHW input too)
+    auto got = model->forward(torch::cat({x, x}).slice(0, 0, rows + 3));
+    EXPECT_LE((got - torch::cat({want, want}).slice(0, 0, rows + 3)).abs().max().item<double>(), 1e-5) << rows + 3;
+  }
+  int fused = 0;
+  for (auto& m : model->modules(false)) fused += m->as<FoldedConv>() != nullptr && m->as<FoldedConv>()->relu();
+  EXPECT_GT(fused, 0) << "each conv + batch norm + ReLU became one FoldedConv";
 }
 
 TEST(ModelFile, RoundTripsWeightsAndArchitecture) {
