@@ -159,21 +159,28 @@ def bench_peers(a, build, rows, results):
         sides.update({"onnxruntime fp32": peer + ["--runtime", "onnxruntime"],
                       "openvino fp32": peer + ["--runtime", "openvino", "--precision", "fp32"],
                       "openvino default": peer + ["--runtime", "openvino"]})
-        got = {name: {"img_s": [], "batch1_ms": [], "peak_mb": [], "precision": None} for name in sides}
+        got = {name: {"img_s": [], "batch1_ms": [], "batch1_fastest_ms": [], "peak_mb": [], "precision": None}
+               for name in sides}
         for _ in range(a.repeats):  # the sides alternate, so all see the same load
             for name, cmd in sides.items():
                 out, _, mem = run(cmd)
                 o = json_lines(out)[-1]
                 got[name]["img_s"].append(o["infer_img_s"])
                 got[name]["batch1_ms"].append(o["batch1_ms_median"])
+                got[name]["batch1_fastest_ms"].append(o["batch1_ms_min"])
                 got[name]["peak_mb"].append(mem)
                 got[name]["precision"] = o.get("precision")
-    results["peers"] = {name: {"img_s": summary(g["img_s"]), "batch1_ms": summary(g["batch1_ms"]),
+    # Latency: the median of each run's median call (smaller is better, so no "best" of it), and
+    # the fastest call of all runs, which a noisy shared machine disturbs least.
+    results["peers"] = {name: {"img_s": summary(g["img_s"]), "batch1_ms_median_runs": g["batch1_ms"],
+                               "batch1_ms_fastest": min(g["batch1_fastest_ms"]),
                                "peak_mb": max(g["peak_mb"]), "precision": g["precision"]} for name, g in got.items()}
     med = {name: statistics.median(g["img_s"]) for name, g in got.items()}
     lat = {name: statistics.median(g["batch1_ms"]) for name, g in got.items()}
+    fastest = {name: min(g["batch1_fastest_ms"]) for name, g in got.items()}
     for name, g in got.items():
-        rows.append([f"inference, batch {a.batch}: {name} (ran in {g['precision']}); batch-1 latency median {lat[name]:.2f} ms",
+        rows.append([f"inference, batch {a.batch}: {name} (ran in {g['precision']}); batch-1 latency median "
+                     f"{lat[name]:.2f} ms, fastest {fastest[name]:.2f} ms",
                      f"{max(g['img_s']):.1f} / {med[name]:.1f} img/s", "-",
                      f"{med[name] / med['ours fp32']:.2f}x of ours fp32", f"{max(g['peak_mb']):.0f} MB", "-"])
     ours_best = max((n for n in med if n.startswith("ours")), key=med.get)
@@ -183,15 +190,19 @@ def bench_peers(a, build, rows, results):
     results["peers"]["best"] = {"ours": ours_best, "peer": peer_best, "ratio": med[ours_best] / med[peer_best],
                                 "fp32_ratio": med["ours fp32"] / max(med["onnxruntime fp32"], med["openvino fp32"]),
                                 "batch1_ms_ours": lat[ours_best], "batch1_ms_best_peer": lat[fastest_latency],
-                                "batch1_best_peer": fastest_latency}
+                                "batch1_best_peer": fastest_latency, "batch1_fastest_ms_ours": fastest[ours_best],
+                                "batch1_fastest_ms_best_peer": fastest[fastest_latency]}
     rows.append([f"inference like for like: ours fp32 against the best peer at fp32", f"{med['ours fp32']:.1f} img/s",
                  f"{max(med['onnxruntime fp32'], med['openvino fp32']):.1f} img/s",
                  f"{results['peers']['best']['fp32_ratio']:.2f}x", "-", "-"])
     rows.append([f"inference, best against best: ours `{ours_best}` against `{peer_best}`", f"{med[ours_best]:.1f} img/s",
                  f"{med[peer_best]:.1f} img/s", f"{med[ours_best] / med[peer_best]:.2f}x", "-", "-"])
-    rows.append([f"batch-1 latency: ours `{ours_best}` against the fastest peer `{fastest_latency}`",
+    rows.append([f"batch-1 latency, median call: ours `{ours_best}` against the fastest peer `{fastest_latency}`",
                  f"{lat[ours_best]:.2f} ms", f"{lat[fastest_latency]:.2f} ms",
                  f"{lat[fastest_latency] / lat[ours_best]:.2f}x (peer time / ours)", "-", "-"])
+    rows.append([f"batch-1 latency, fastest call: ours `{ours_best}` against `{fastest_latency}`",
+                 f"{fastest[ours_best]:.2f} ms", f"{fastest[fastest_latency]:.2f} ms",
+                 f"{fastest[fastest_latency] / fastest[ours_best]:.2f}x (peer time / ours)", "-", "-"])
 
 
 def bench_pipeline(a, build, rows, results):
