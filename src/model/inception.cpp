@@ -19,20 +19,29 @@ nn::Sequential conv_bn_relu(int64_t in, int64_t out, int64_t kernel, int64_t str
                         nn::ReLU(nn::ReLUOptions().inplace(true)));
 }
 
+namespace {
+
+// The layer at `it` if it is an M (and `it` is not past the end), else null.
+template <class M, class Iterator>
+M* layer_as(Iterator it, Iterator end) {
+  return it < end ? it->ptr()->template as<M>() : nullptr;
+}
+
+}  // namespace
+
 nn::Sequential fold_batch_norm(const nn::Sequential& layers) {
   torch::NoGradGuard no_grad;
   nn::Sequential folded;
-  const auto begin = layers->begin(), end = layers->end();
-  auto is = [&](auto it, auto* type) { return it < end && it->ptr()->template as<std::remove_pointer_t<decltype(type)>>(); };
-  for (auto it = begin; it != end; ++it) {
+  const auto end = layers->end();
+  for (auto it = layers->begin(); it != end; ++it) {
     auto* conv = it->ptr()->as<nn::Conv2d>();
-    if (conv && conv->options.bias() && is(it + 1, (nn::BatchNorm2dImpl*)nullptr)) {
+    auto* bn = layer_as<nn::BatchNorm2dImpl>(it + 1, end);
+    if (conv && bn && conv->options.bias()) {
       // bn(conv(x)) = gamma (w * x + b - mean) / sqrt(var + eps) + beta
-      auto* bn = (it + 1)->ptr()->as<nn::BatchNorm2d>();
       auto scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
       auto weight = conv->weight * scale.view({-1, 1, 1, 1});
       auto bias = (conv->bias - bn->running_mean) * scale + bn->bias;
-      const bool relu = is(it + 2, (nn::ReLUImpl*)nullptr);
+      const bool relu = layer_as<nn::ReLUImpl>(it + 2, end) != nullptr;
       folded->push_back(FoldedConv(conv->options, weight, bias, relu));
       it += relu ? 2 : 1;
       continue;

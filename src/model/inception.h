@@ -42,9 +42,10 @@ struct InceptionSpec {
 torch::nn::Sequential conv_bn_relu(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
                                    int64_t padding = 0);
 
-// `layers` with every BatchNorm2d that follows a Conv2d folded into that convolution's weights
-// and bias (with its running statistics, so for eval mode only) and dropped; Inception blocks
-// inside fold their own branches. The other layers are shared, not copied.
+// `layers` with every Conv2d + BatchNorm2d (+ ReLU) replaced by one FoldedConv
+// (model/folded_conv.h): the batch norm folded into the convolution's weights and bias with its
+// running statistics, so for eval mode only, and the ReLU fused. Inception blocks inside fold
+// their own branches. The other layers are shared, not copied; the trained layers are unchanged.
 torch::nn::Sequential fold_batch_norm(const torch::nn::Sequential& layers);
 
 class InceptionImpl : public torch::nn::Module {
