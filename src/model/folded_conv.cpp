@@ -2,6 +2,8 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include "model/precision.h"
+
 namespace face {
 
 namespace {
@@ -13,6 +15,14 @@ std::vector<int64_t> pair_of(const torch::ExpandingArray<2>& a) { return {a->at(
 const c10::OperatorHandle* pointwise_convolution() {
   static const auto handle = c10::Dispatcher::singleton().findSchema({"mkldnn::_convolution_pointwise", ""});
   return handle ? &*handle : nullptr;
+}
+
+// fp32 always; bf16 only where the CPU computes it natively (elsewhere oneDNN's emulation is
+// slower than ATen's conv2d fallback, and the two give the same numbers).
+bool one_dnn_computes(c10::ScalarType type) {
+  if (type == torch::kFloat32) return true;
+  static const bool native_bf16 = has_native_bf16(torch::kCPU);
+  return type == torch::kBFloat16 && native_bf16;
 }
 
 }  // namespace
@@ -34,22 +44,24 @@ FoldedConvImpl::FoldedConvImpl(const torch::nn::detail::ConvNdOptions<2>& option
 torch::Tensor FoldedConvImpl::packed_weight(const torch::Tensor& x) {
   // oneDNN's blocked weight layout depends on the input's shape (the batch size among it), and a
   // layout packed for one shape is re-laid out on every call of another: one pack per batch size.
+  // The dtype is part of the key: a module converted with to() after its first call must not
+  // reuse the copies laid out from the old weights.
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = packed_.find(x.size(0));
+  const auto key = std::make_pair(x.size(0), weight_.scalar_type());
+  auto it = packed_.find(key);
   if (it != packed_.end()) return it->second;
   if (packed_.size() >= kMaxPacks) return weight_;  // many sizes: ATen re-lays the weight out per call
   static const auto reorder = c10::Dispatcher::singleton().findSchemaOrThrow("aten::mkldnn_reorder_conv2d_weight", "");
   std::vector<c10::IValue> stack{weight_.to_mkldnn(), c10::IValue(padding_), c10::IValue(stride_),
                                  c10::IValue(dilation_), c10::IValue(groups_), c10::IValue(x.sizes().vec())};
   reorder.callBoxed(stack);
-  return packed_[x.size(0)] = stack.at(0).toTensor();
+  return packed_[key] = stack.at(0).toTensor();
 }
 
 torch::Tensor FoldedConvImpl::forward(const torch::Tensor& x) {
   const auto* pointwise = pointwise_convolution();
-  // bf16 stays on conv2d: ATen's oneDNN path for it is chosen there, per CPU.
-  if (pointwise && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && weight_.device().is_cpu() &&
-      weight_.scalar_type() == torch::kFloat32) {
+  if (pointwise && x.device().is_cpu() && weight_.device().is_cpu() && x.scalar_type() == weight_.scalar_type() &&
+      one_dnn_computes(x.scalar_type())) {
     std::vector<c10::IValue> stack{x, packed_weight(x), bias_,
                                    c10::IValue(padding_), c10::IValue(stride_), c10::IValue(dilation_),
                                    c10::IValue(groups_), c10::IValue(relu_ ? "relu" : "none"),

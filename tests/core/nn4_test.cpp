@@ -190,6 +190,31 @@ TEST(Nn4, FoldedAndFrozenInferenceGraphsMatchTheModel) {
   EXPECT_GT(fused, 0) << "each conv + batch norm + ReLU became one FoldedConv";
 }
 
+// A fused convolution in bf16 (oneDNN's bf16 kernel where the CPU has native bf16, conv2d
+// elsewhere) computes what ATen's bf16 conv2d + ReLU computes, also after a first call in fp32
+// (the module converted with to(): the layouts kept for fp32 weights must not be reused).
+TEST(FoldedConv, Bf16AgreesWithAtenConvolutionAfterAnFp32Call) {
+  torch::manual_seed(3);
+  auto options = torch::nn::detail::ConvNdOptions<2>(8, 16, 3).padding(1);
+  auto weight = torch::randn({16, 8, 3, 3}) * 0.2, bias = torch::randn({16}) * 0.1;
+  FoldedConv conv(options, weight, bias, /*relu=*/true);
+  torch::InferenceMode inference;
+  auto x = torch::randn({2, 8, 12, 12}).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto fp32 = conv->forward(x);
+  EXPECT_LE((fp32 - torch::conv2d(x, weight, bias, 1, 1).relu()).abs().max().item<double>(), 1e-4);
+  conv->to(torch::kBFloat16);
+  for (int64_t rows : {2, 1}) {
+    auto xb = x.slice(0, 0, rows).to(torch::kBFloat16);
+    auto got = conv->forward(xb);
+    ASSERT_EQ(got.scalar_type(), torch::kBFloat16);
+    auto want = torch::conv2d(xb, weight.to(torch::kBFloat16), bias.to(torch::kBFloat16), 1, 1).relu();
+    // Both accumulate in fp32 and round once to bf16 (8 bits of mantissa): a rounding step apart.
+    auto diff = (got.to(torch::kFloat32) - want.to(torch::kFloat32)).abs().max().item<double>();
+    EXPECT_LE(diff, 0.02 * want.abs().max().item<double>()) << "batch " << rows;
+    EXPECT_LE((got.to(torch::kFloat32) - fp32.slice(0, 0, rows)).abs().max().item<double>(), 0.05 * fp32.abs().max().item<double>());
+  }
+}
+
 TEST(ModelFile, RoundTripsWeightsAndArchitecture) {
   test::TempDir dir;
   Nn4 model(Nn4Options("nn4.small1").embedding_dim(32).seed(7));
