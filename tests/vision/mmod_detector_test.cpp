@@ -73,8 +73,13 @@ double iou(const cv::Rect& a, const cv::Rect& b) {  // the ordinary one: interse
   return inner / (a.area() + b.area() - inner);
 }
 
-// LFW photos in which dlib's HOG detector (upsample 1, as align runs it) finds no face.
-const std::vector<std::string> kHogMisses = {};
+// LFW photos in which dlib's HOG detector (upsample 1, as align runs it) finds no face: 6 of the
+// 67 that `bench_detect ../shared/data/lfw/deepfunneled --misses FILE` lists.
+const std::vector<std::string> kHogMisses = {
+    "Abdoulaye_Wade/Abdoulaye_Wade_0003.jpg", "Andy_Roddick/Andy_Roddick_0005.jpg",
+    "Arlen_Specter/Arlen_Specter_0003.jpg",   "Brian_Florence/Brian_Florence_0001.jpg",
+    "Chan_Gailey/Chan_Gailey_0002.jpg",       "Charles_Mathews/Charles_Mathews_0002.jpg",
+};
 
 TEST(MmodDetector, TiledPyramidLevelsMatchDlib) {
   for (auto [rows, cols] : std::vector<std::pair<int, int>>{
@@ -148,7 +153,7 @@ TEST(MmodDetector, FindsTheFacesDlibFindsOnRealPhotos) {
   for (size_t i = 0; i < all.size() && photos.size() < 30; i += 440) photos.push_back(all[i]);  // 30 people
   for (const auto& miss : kHogMisses)
     if (std::filesystem::exists(root / miss)) photos.push_back(root / miss);
-  ASSERT_GE(photos.size(), 30u);
+  ASSERT_EQ(photos.size(), 30 + kHogMisses.size());
 
   int faces = 0, photos_with_faces = 0;
   double worst_iou = 1, worst_score = 0;
