@@ -13,6 +13,7 @@
 
 #include "util/error.h"
 #include "vision/face_alignment_steps.h"
+#include "vision/mmod_detector.h"
 
 namespace face {
 
@@ -105,6 +106,14 @@ NoFace parse_no_face(const std::string& name) {
   fail("unknown no-face policy '{}' (expected skip or centre-crop)", name);
 }
 
+std::string to_string(FaceDetector detector) { return detector == FaceDetector::hog ? "hog" : "mmod"; }
+
+FaceDetector parse_face_detector(const std::string& name) {
+  if (name == "hog") return FaceDetector::hog;
+  if (name == "mmod") return FaceDetector::mmod;
+  fail("unknown face detector '{}' (expected hog or mmod)", name);
+}
+
 AlignTemplate parse_align_template(const std::string& name) {
   if (name == "openface") return AlignTemplate::openface;
   if (name == "dlib-chip") return AlignTemplate::dlib_chip;
@@ -112,15 +121,15 @@ AlignTemplate parse_align_template(const std::string& name) {
 }
 
 std::string AlignOptions::recipe() const {
+  // "dlib-hog(...)" or "dlib-mmod(...)": the detector, as align_options_from_recipe reads it back.
+  auto detection = fmt::format("dlib-{}(upsample={},pick={})+{}", to_string(detector), upsample, to_string(pick),
+                               std::filesystem::path(predictor).filename().string());
   if (templ == AlignTemplate::dlib_chip)
-    return fmt::format("dlib-hog(upsample={},pick={})+{}+dlib-chip(padding={})@{}x{},no-face={}", upsample,
-                       to_string(pick), std::filesystem::path(predictor).filename().string(), chip_padding, size,
-                       size, to_string(no_face));
+    return fmt::format("{}+dlib-chip(padding={})@{}x{},no-face={}", detection, chip_padding, size, size,
+                       to_string(no_face));
   auto idx = landmark_indices(landmarks);
-  return fmt::format(
-      "dlib-hog(upsample={},pick={})+{}+affine({}:{},{},{}->openface-minmax-template)@{}x{},no-face={}", upsample,
-      to_string(pick), std::filesystem::path(predictor).filename().string(), to_string(landmarks), idx[0], idx[1],
-      idx[2], size, size, to_string(no_face));
+  return fmt::format("{}+affine({}:{},{},{}->openface-minmax-template)@{}x{},no-face={}", detection,
+                     to_string(landmarks), idx[0], idx[1], idx[2], size, size, to_string(no_face));
 }
 
 AlignOptions align_options_from_recipe(const std::string& recipe, int fallback_size) {
@@ -141,6 +150,7 @@ AlignOptions align_options_from_recipe(const std::string& recipe, int fallback_s
   auto upsample = recipe.find("upsample=");
   if (upsample != std::string::npos) o.upsample = std::atoi(recipe.c_str() + upsample + std::strlen("upsample="));
   if (recipe.find("pick=largest") != std::string::npos) o.pick = FacePick::largest;
+  if (recipe.find("dlib-mmod(") != std::string::npos) o.detector = FaceDetector::mmod;
   return o;
 }
 
@@ -150,12 +160,19 @@ bool recipe_is_reproducible(const std::string& recipe) {
 
 struct FaceAligner::Models {
   dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+  std::unique_ptr<MmodDetector> mmod;  // only with FaceDetector::mmod
   dlib::shape_predictor predictor;
+
+  std::vector<alignment_steps::Detection> detect(const cv::Mat& image, int upsample) {
+    return mmod ? alignment_steps::detect_faces(*mmod, image, upsample)
+                : alignment_steps::detect_faces(detector, image, upsample);
+  }
 };
 
 FaceAligner::FaceAligner(const AlignOptions& options) : options_(options), models_(std::make_unique<Models>()) {
   alignment_steps::check_options(options_);
   models_->predictor = alignment_steps::load_predictor(options_.predictor);
+  if (options_.detector == FaceDetector::mmod) models_->mmod = std::make_unique<MmodDetector>(find_mmod_file());
 }
 
 FaceAligner::~FaceAligner() = default;
@@ -170,8 +187,7 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
     return result;
   }
   cv::Mat image = rgb.isContinuous() ? rgb : rgb.clone();
-  std::vector<alignment_steps::Detection> detections =
-      alignment_steps::detect_faces(models_->detector, image, options_.upsample);
+  std::vector<alignment_steps::Detection> detections = models_->detect(image, options_.upsample);
   result.faces_found = static_cast<int>(detections.size());
 
   const alignment_steps::Detection* chosen = nullptr;
@@ -193,7 +209,7 @@ AlignResult FaceAligner::align(const cv::Mat& rgb) {
 std::vector<AlignResult> FaceAligner::align_all(const cv::Mat& rgb) {
   if (rgb.empty() || rgb.type() != CV_8UC3) fail("align_all: not an 8-bit 3-channel image");
   cv::Mat image = rgb.isContinuous() ? rgb : rgb.clone();
-  auto detections = alignment_steps::detect_faces(models_->detector, image, options_.upsample);
+  auto detections = models_->detect(image, options_.upsample);
   std::vector<AlignResult> faces(detections.size());
   for (size_t i = 0; i < detections.size(); ++i) {
     faces[i].status = AlignStatus::failed;

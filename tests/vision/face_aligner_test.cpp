@@ -59,6 +59,19 @@ TEST(FaceAligner, RecipeNamesEveryOptionAndNamesParse) {
   EXPECT_THROW(parse_no_face("guess"), Error);
 }
 
+TEST(FaceAligner, RecipeNamesTheDetectorAndReadsItBack) {
+  AlignOptions hog, mmod;
+  mmod.detector = FaceDetector::mmod;
+  mmod.templ = AlignTemplate::dlib_chip;
+  EXPECT_EQ(hog.recipe().rfind("dlib-hog(upsample=1,pick=centre)+", 0), 0u) << hog.recipe();
+  EXPECT_EQ(mmod.recipe().rfind("dlib-mmod(upsample=1,pick=centre)+", 0), 0u) << mmod.recipe();
+  EXPECT_EQ(align_options_from_recipe(mmod.recipe()).detector, FaceDetector::mmod);
+  EXPECT_EQ(align_options_from_recipe(mmod.recipe()).recipe(), mmod.recipe());
+  EXPECT_EQ(align_options_from_recipe(hog.recipe()).detector, FaceDetector::hog);
+  EXPECT_EQ(parse_face_detector(to_string(FaceDetector::mmod)), FaceDetector::mmod);
+  EXPECT_THROW(parse_face_detector("cnn"), Error);
+}
+
 TEST(FaceAligner, MissingPredictorIsNamed) {
   AlignOptions options;
   options.predictor = "/nonexistent/sp68.dat";

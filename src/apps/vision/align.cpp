@@ -1,7 +1,7 @@
 // align: a raw image tree -> the same tree of aligned face crops, plus a manifest.
 //
 //   align INPUT_DIR OUTPUT_DIR [--size 96] [--template openface|dlib-chip] [--padding 0.25]
-//         [--landmarks outer|inner] [--upsample 1]
+//         [--landmarks outer|inner] [--detector hog|mmod] [--upsample 1]
 //         [--pick centre|largest] [--no-face skip|centre-crop] [--predictor PATH]
 //         [--format same|png] [--jpeg-quality 95] [--force] [--threads N] [--manifest FILE [--overwrite]]
 //
@@ -59,10 +59,10 @@ int run(const face::AlignTreeOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Align faces: an image tree -> the same tree of aligned crops (dlib HOG + 68 landmarks, OpenFace template)"};
+  CLI::App app{"Align faces: an image tree -> the same tree of aligned crops (dlib HOG or CNN + 68 landmarks, OpenFace template)"};
   face::AlignTreeOptions s;
   std::string input, output, manifest, landmarks = "outer", pick = "centre", no_face = "centre-crop",
-              templ = "openface", format = "same";
+              templ = "openface", format = "same", detector = "hog";
   int threads = 0;
   app.add_option("input", input, "folder of images (<identity>/<image> or flat)")->required();
   app.add_option("output", output, "folder for the aligned tree")->required();
@@ -74,7 +74,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(face::cli::finite(0, 2));
   app.add_option("--landmarks", landmarks, "outer (eye corners 36,45 + nose 33) or inner (39,42 + lip 57)")
       ->capture_default_str()->check(CLI::IsMember({"outer", "inner"}));
-  app.add_option("--upsample", s.align.upsample, "HOG detector upsampling (finds smaller faces, 4x slower each)")
+  app.add_option("--detector", detector,
+                 "hog (dlib's HOG detector) or mmod (dlib's CNN detector: more faces, several times slower)")
+      ->capture_default_str()->check(CLI::IsMember({"hog", "mmod"}));
+  app.add_option("--upsample", s.align.upsample, "detector upsampling (finds smaller faces, 4x slower each)")
       ->capture_default_str()->check(CLI::Range(0, 4));
   app.add_option("--pick", pick, "which face: centre (nearest the image centre, LFW-style) or largest")
       ->capture_default_str()->check(CLI::IsMember({"centre", "center", "largest"}));
@@ -99,7 +102,9 @@ int main(int argc, char** argv) {
     s.align.landmarks = face::parse_landmark_set(landmarks);
     s.align.pick = face::parse_face_pick(pick);
     s.align.no_face = face::parse_no_face(no_face);
-    // Workers align whole images; LibTorch is not used, so its pool stays at one thread.
+    s.align.detector = face::parse_face_detector(detector);
+    // Workers align whole images, each with its own detector: LibTorch (the MMOD detector's
+    // network) gets one thread per worker.
     s.workers = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     face::configure_threads(1);
     return run(s);
