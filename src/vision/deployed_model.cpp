@@ -37,7 +37,7 @@ double DeployedModel::threshold() const {
 
 FaceReadOptions DeployedModel::read_options(bool aligned) const {
   FaceReadOptions o = faces_for_model(recipe_, static_cast<int>(embedder_->input_size()), aligned,
-                                      aligned ? 1 : options_.upsample);
+                                      aligned ? 1 : options_.upsample, aligned ? "" : options_.detector);
   o.read = options_.read;
   return o;
 }

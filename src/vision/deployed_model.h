@@ -32,6 +32,7 @@ struct DeployedModelOptions {
   std::optional<double> threshold;  // overrides the model's recorded one
   bool aligned = false;             // inputs are aligned faces (no detection)
   int upsample = 1;                 // detector upsampling when aligning
+  std::string detector;             // "hog" | "mmod" in place of the recipe's detector; "": the recipe's
   ImageReadOptions read;            // decoding limits
 };
 

@@ -14,7 +14,8 @@
 
 namespace face {
 
-FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample) {
+FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample,
+                                const std::string& detector) {
   FaceReadOptions o;
   o.size = size;
   const bool known = !model_recipe.empty() && model_recipe != "unspecified";
@@ -28,6 +29,7 @@ FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool 
   o.align = known ? align_options_from_recipe(model_recipe, size) : AlignOptions{};
   if (!known) o.align.size = size;
   o.align.upsample = upsample;
+  if (!detector.empty()) o.align.detector = parse_face_detector(detector);
   o.align.pick = FacePick::largest;
   o.align.no_face = NoFace::skip;
   return o;

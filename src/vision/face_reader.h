@@ -49,7 +49,10 @@ struct FaceReadOptions {
 // The faces of a model's own recipe (its export's "align_recipe", AlignOptions::recipe()), as
 // verify and identify read them: detected and aligned (the largest face; none is an error), or,
 // with `aligned`, taken as aligned faces. An unknown recipe aligns with the OpenFace template.
-FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample = 1);
+// `detector` ("hog" | "mmod") replaces the recipe's face detector; "" keeps it. Either detector
+// frames the face the same way for the landmarks (face_aligner.h), so the chip stays the recipe's.
+FaceReadOptions faces_for_model(const std::string& model_recipe, int size, bool aligned, int upsample = 1,
+                                const std::string& detector = "");
 
 // What to tell the user when the model's recipe is one this build cannot reproduce and `options`
 // align photos (necessarily with another recipe); empty when there is nothing to say.

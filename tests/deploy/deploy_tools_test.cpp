@@ -274,6 +274,32 @@ TEST(Identify, RealLfwPeopleThroughVerifyAndIdentify) {
   EXPECT_NE(same.output.find(distance < 0.5 ? "\"same\":true" : "\"same\":false"), std::string::npos) << same.output;
 }
 
+// --detector mmod in place of the released model's HOG: the same verdict on a real pair, a distance
+// near HOG's (the chips differ by a few pixels of framing), and an unknown detector refused.
+TEST(Verify, DetectorMmodInPlaceOfTheRecipesHog) {
+  FACE_REQUIRE_SHARED_DATA();
+  auto lfw = test::shared_data() / "lfw/deepfunneled";
+  auto run = [&](const std::string& extra) {
+    return test::run_command(fmt::format("FACE_MODEL= {} --threads 1 --json {} {} {}", test::tool("verify").string(),
+                                         extra, q(lfw / "Abel_Pacheco/Abel_Pacheco_0001.jpg"),
+                                         q(lfw / "Abel_Pacheco/Abel_Pacheco_0002.jpg")));
+  };
+  auto distance = [](const test::CommandResult& r) {
+    auto at = r.output.find("\"distance\":");
+    return at == std::string::npos ? -1.0 : std::stod(r.output.substr(at + 11));
+  };
+  auto hog = run(""), mmod = run("--detector mmod --upsample 0");
+  ASSERT_NE(hog.status, 2) << hog.output;
+  ASSERT_NE(mmod.status, 2) << mmod.output;
+  EXPECT_EQ(mmod.status, hog.status) << hog.output << mmod.output;
+  ASSERT_GE(distance(hog), 0) << hog.output;
+  ASSERT_GE(distance(mmod), 0) << mmod.output;
+  EXPECT_NEAR(distance(mmod), distance(hog), 0.15) << hog.output << mmod.output;
+  auto bad = run("--detector haar");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--detector"), std::string::npos) << bad.output;
+}
+
 TEST(Verify, AlignedInputOfTheWrongSizeIsRefused) {
   test::TempDir dir;
   auto model = test::model_file(1);

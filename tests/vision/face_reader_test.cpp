@@ -100,6 +100,39 @@ TEST(FaceReader, AlignFindsTheFaceOrFollowsTheNoFacePolicy) {
   EXPECT_EQ(chip.recipe_size, 150);
 }
 
+// verify, identify, cluster and serve take --detector in place of the model recipe's: the same
+// recipe otherwise, and on a real photo the same face, the chip's landmarks within a few pixels.
+TEST(FaceReader, ADetectorInPlaceOfTheRecipesFramesTheSameFace) {
+  FACE_REQUIRE_SHARED_DATA();
+  const std::string recipe = "dlib-chip(padding=0.25)@150x150";
+  FaceReadOptions hog = faces_for_model(recipe, 96, /*aligned=*/false);
+  FaceReadOptions mmod = faces_for_model(recipe, 96, /*aligned=*/false, /*upsample=*/0, "mmod");
+  EXPECT_EQ(hog.align.detector, FaceDetector::hog);
+  EXPECT_EQ(mmod.align.detector, FaceDetector::mmod);
+  EXPECT_EQ(mmod.align.upsample, 0);
+  EXPECT_EQ(mmod.align.templ, hog.align.templ);
+  EXPECT_EQ(mmod.align.size, hog.align.size);
+  // A recipe that names MMOD is overridden back to HOG the same way; "" keeps the recipe's.
+  AlignOptions by_mmod = hog.align;
+  by_mmod.detector = FaceDetector::mmod;
+  EXPECT_EQ(faces_for_model(by_mmod.recipe(), 96, false).align.detector, FaceDetector::mmod);
+  EXPECT_EQ(faces_for_model(by_mmod.recipe(), 96, false, 1, "hog").align.detector, FaceDetector::hog);
+  EXPECT_THROW(faces_for_model(recipe, 96, false, 1, "haar"), Error);
+
+  ReadFace a = FaceReader(hog).read(lfw_image()), b = FaceReader(mmod).read(lfw_image());
+  ASSERT_EQ(a.landmarks.size(), b.landmarks.size());
+  ASSERT_FALSE(a.landmarks.empty());
+  double worst = 0;
+  for (size_t i = 0; i < a.landmarks.size(); ++i)
+    worst = std::max(worst, static_cast<double>(cv::norm(a.landmarks[i] - b.landmarks[i])));
+  EXPECT_LT(worst, 4.0) << "landmarks (source pixels) moved by up to " << worst;
+  // The boxes are each detector's own (MMOD's is tighter), the faces the same.
+  const double overlap = (a.box & b.box).area() / static_cast<double>((a.box | b.box).area());
+  EXPECT_GT(overlap, 0.5);
+  const double diff = (a.image.to(torch::kFloat) - b.image.to(torch::kFloat)).abs().mean().item<double>();
+  EXPECT_LT(diff, 20) << "mean absolute pixel difference of the two 96 px faces";
+}
+
 TEST(FaceReader, ReadFacesRecordsEachFailureAndKeepsTheRest) {
   test::TempDir dir;
   auto good = write_colour(dir / "good.png", 96, 96, {0, 255, 0});

@@ -2,7 +2,7 @@
 //
 //   cluster INPUT... --out DIR [--model M] [--method chinese-whispers|agglomerative]
 //           [--threshold T] [--neighbours 20] [--index auto|flat|ivf] [--nprobe 16]
-//           [--aligned] [--crops] [--upsample 1] [--truth folders|FILE] [--overwrite]
+//           [--aligned] [--crops] [--upsample 1] [--detector hog|mmod] [--truth folders|FILE] [--overwrite]
 //           [--threads N] [--batch 64] [--device D] [--iterations 100] [--seed 0]
 //   cluster --embeddings E.npy --out DIR ...   (rows of E are the faces; no images)
 //
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", whispers.seed, "chinese-whispers: visiting order; ivf: k-means")->capture_default_str();
   app.add_flag("--aligned", collect.aligned, "each image is one already aligned face (an `align` tree)");
   app.add_flag("--crops", crops, "also write the face crops, one folder per cluster");
-  app.add_option("--upsample", collect.upsample, "detector upsampling (finds smaller faces, 4x slower each)")
+  app.add_option("--upsample", collect.upsample, "detector upsampling (finds smaller faces, about 4x slower each)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4));
   app.add_option("--truth", truth, "score the result: 'folders' (identity = a photo's folder) or a file of labels");
@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", collect.batch, "faces per forward pass")->capture_default_str()->check(face::cli::batch());
   app.add_option("--device", device_name, "cpu or cuda[:N] (embedding)")->capture_default_str();
   face::cli::add_precision(app, precision);
+  face::cli::add_detector(app, collect.detector);
   FACE_PARSE_OPTIONS(app, argc, argv);
   if (inputs.empty() == embeddings.empty()) {
     fmt::print(stderr, "cluster: give images or folders, or --embeddings FILE (one of the two)\n");

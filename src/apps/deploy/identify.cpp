@@ -1,6 +1,7 @@
 // identify: 1:K recognition against a persistent gallery (an SQLite file; deploy/gallery/gallery.h).
 //
-//   identify [--gallery gallery.db] [--model model.pt] [--aligned] [--device D] [--threads N] SUBCOMMAND
+//   identify [--gallery gallery.db] [--model model.pt] [--aligned] [--detector hog|mmod] [--upsample N] [--device D] [--threads N]
+//            SUBCOMMAND
 //     enroll NAME IMAGE...        add the images to NAME (one transaction: all or nothing)
 //     enroll-dir DIR              one sub-folder per person, named after the person; people
 //                                 already in the gallery are skipped (so a re-run resumes)
@@ -33,9 +34,9 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Common {
-  std::string gallery = "gallery.db", model, device = "cpu", precision = "fp32";
+  std::string gallery = "gallery.db", model, device = "cpu", precision = "fp32", detector;
   bool aligned = false;
-  int threads = 0;
+  int threads = 0, upsample = 1;
   int64_t batch = 32;
 };
 
@@ -44,6 +45,7 @@ face::DeployedModel open_model(const Common& c, std::optional<double> threshold 
   face::configure_threads(c.threads);
   face::DeployedModelOptions options;
   options.model = c.model, options.device = c.device, options.precision = c.precision, options.aligned = c.aligned;
+  options.detector = c.detector, options.upsample = c.upsample;
   options.threshold = threshold;
   return face::DeployedModel(options);
 }
@@ -167,6 +169,9 @@ int main(int argc, char** argv) {
   app.add_flag("--aligned", c.aligned, "images are already aligned 96x96 faces (skip detection)");
   app.add_option("--device", c.device, "cpu or cuda[:N] (embedding and exact search)")->capture_default_str();
   face::cli::add_precision(app, c.precision);
+  face::cli::add_detector(app, c.detector);
+  app.add_option("--upsample", c.upsample, "detector upsampling (0..4; 1 finds faces down to ~40 px, each step ~4x slower)")
+      ->capture_default_str()->check(CLI::Range(0, 4));
   app.add_option("--threads", c.threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
 
   std::string name, dir, image, index = "exact";

@@ -1,6 +1,6 @@
 // identify_eval: 1:K identification accuracy on LFW, through a real gallery.
 //
-//   identify_eval --lfw DIR [--model M | --arch nn4.small2 --seed 0] [--threshold T] [--aligned]
+//   identify_eval --lfw DIR [--model M | --arch nn4.small2 --seed 0] [--threshold T] [--aligned] [--detector hog|mmod]
 //                 [--index exact|faiss] [--gallery FILE [--overwrite]] [--out report.json] [--threads N]
 //
 // Protocol: every person with two or more images is enrolled with their first image (sorted by
@@ -60,7 +60,7 @@ std::vector<Person> list_people(const fs::path& root) {
 int main(int argc, char** argv) {
   CLI::App app{"1:K identification on LFW through a gallery"};
   std::string lfw, model, arch = "nn4.small2", index = "exact", gallery_path, out, device_name = "cpu",
-              precision = "fp32";
+              precision = "fp32", detector;
   uint64_t seed = 0;
   double threshold = 0;
   bool aligned = false;
@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "JSON report");
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
   face::cli::add_precision(app, precision);
+  face::cli::add_detector(app, detector);
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   FACE_PARSE_OPTIONS(app, argc, argv);
 
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
     options.model = model, options.arch = arch, options.seed = seed, options.device = device_name;
     options.precision = precision;
     options.aligned = aligned;
+    options.detector = detector;
     if (t->count()) options.threshold = threshold;
     face::DeployedModel deployed(options);
     face::Embedder* embedder = &deployed.embedder();

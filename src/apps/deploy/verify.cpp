@@ -1,7 +1,7 @@
 // verify: are two face images the same person? (1:1 verification)
 //
-//   verify A B [--model MODEL] [--threshold T] [--json] [--aligned] [--device cpu|cuda]
-//              [--threads N] [--repeat N]
+//   verify A B [--model MODEL] [--threshold T] [--json] [--aligned] [--detector hog|mmod] [--upsample N]
+//              [--device cpu|cuda] [--threads N] [--repeat N]
 //
 // Without --model, the released model (vision/model_catalog.h). Aligns both images by the
 // model's recipe (the largest face of each, with a warning when there are several), embeds
@@ -33,16 +33,19 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 int main(int argc, char** argv) {
   auto start = Clock::now();
   CLI::App app{"Verify whether two face images show the same person"};
-  std::string a, b, model, device_name = "cpu", precision = "fp32";
+  std::string a, b, model, device_name = "cpu", precision = "fp32", detector;
   double threshold = 0;
   bool json = false, aligned = false;
-  int threads = 0, repeat = 0;
+  int threads = 0, repeat = 0, upsample = 1;
   app.add_option("A", a, "first image")->required();
   app.add_option("B", b, "second image")->required();
   app.add_option("--model", model, "exported model, checkpoint or 'dlib-resnet' (default: the released model)");
   auto* t = app.add_option("--threshold", threshold, "squared L2 distance below which faces match")->check(face::cli::finite(0, 4));
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
+  face::cli::add_detector(app, detector);
+  app.add_option("--upsample", upsample, "detector upsampling (0..4; 1 finds faces down to ~40 px, each step ~4x slower)")
+      ->capture_default_str()->check(CLI::Range(0, 4));
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
   face::cli::add_precision(app, precision);
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
     face::configure_threads(threads);
     face::DeployedModelOptions options;
     options.model = model, options.device = device_name, options.precision = precision, options.aligned = aligned;
+    options.detector = detector, options.upsample = upsample;
     if (t->count()) options.threshold = threshold;
     face::DeployedModel deployed(options);
     threshold = deployed.threshold();  // a model without one is refused before any image is read

@@ -4,7 +4,7 @@
 //   serve [--model M] [--gallery [NAME=]FILE]... [--listen HOST:PORT] [--token-file FILE]
 //         [--threshold T] [--aligned] [--workers N] [--detectors N] [--threads N] [--device D]
 //         [--max-request-mb N] [--max-pixels N] [--max-images N] [--max-batch N]
-//         [--batch-wait-ms MS] [--upsample N] [--read-timeout S] [--header-timeout S]
+//         [--batch-wait-ms MS] [--upsample N] [--detector hog|mmod] [--read-timeout S] [--header-timeout S]
 //         [--max-connections N] [--allow-host NAME]... [--demo-dir DIR]
 //
 // Defaults: the released model (vision/model_catalog.h), one gallery named "default" in
@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(face::cli::threads());
   app.add_option("--device", service.device, "cpu or cuda[:N]")->capture_default_str();
   face::cli::add_precision(app, service.precision);
+  face::cli::add_detector(app, service.detector);
   app.add_option("--max-request-mb", max_request_mb, "largest request body, in MiB")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--max-pixels", service.read.max_pixels, "largest image, width x height")

@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--landmarks", landmarks, "outer (eye corners 36,45 + nose 33) or inner (39,42 + lip 57)")
       ->capture_default_str()->check(CLI::IsMember({"outer", "inner"}));
   app.add_option("--detector", detector,
-                 "hog (dlib's HOG detector) or mmod (dlib's CNN detector: more faces, several times slower)")
+                 "hog (dlib's HOG detector) or mmod (dlib's CNN detector: finds turned and badly lit faces HOG misses; at "
+                 "--upsample 0 about 2x faster than HOG at 1, at 1 about 1.8x slower)")
       ->capture_default_str()->check(CLI::IsMember({"hog", "mmod"}));
   app.add_option("--upsample", s.align.upsample, "detector upsampling (finds smaller faces, 4x slower each)")
       ->capture_default_str()->check(CLI::Range(0, 4));

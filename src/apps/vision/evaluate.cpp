@@ -3,7 +3,7 @@
 //
 //   evaluate --pairs FILE --images DIR [--model CHECKPOINT|TORCHSCRIPT|dlib-resnet|pixel|random]
 //            [--flip] [--distance l2|cosine] [--folds 10] [--far 1e-3,1e-2] [--out DIR]
-//            [--align [--landmarks outer|inner]] [--centre-crop F] [--allow-missing] [--batch 128] [--device cpu|cuda] [--threads N]
+//            [--align [--landmarks outer|inner] [--detector hog|mmod]] [--centre-crop F] [--allow-missing] [--batch 128] [--device cpu|cuda] [--threads N]
 //   evaluate --pairs FILE --embeddings FILE.npy [--names FILE] ...
 //
 // Without --model, the released model (vision/model_catalog.h). Images are read at the model's
@@ -55,6 +55,7 @@ struct Options {
   double centre_crop = 0;
   bool align = false;
   std::string landmarks = "outer", predictor = face::AlignOptions().predictor;
+  std::string detector;  // with --align: in place of the recipe's ("": the recipe's)
   bool flip = false, allow_missing = false;
 };
 
@@ -176,6 +177,7 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
       read.align = recipe;
       if (read.align.templ == face::AlignTemplate::openface) read.align.landmarks = face::parse_landmark_set(o.landmarks);
       read.align.predictor = o.predictor;
+      if (!o.detector.empty()) read.align.detector = face::parse_face_detector(o.detector);
       rec.warnings.push_back("images aligned on the fly: " + read.align.recipe());
     } else if (o.centre_crop > 0) {
       read.framing = face::Framing::centre_crop;
@@ -273,7 +275,7 @@ int run(const Options& o) {
                  {"arch", o.model == "random" ? o.arch : ""},
                  {"seed", o.model == "random" ? std::to_string(o.seed) : ""},
                  {"batch", std::to_string(o.batch)}, {"device", o.device},
-                 {"precision", o.precision}};
+                 {"precision", o.precision}, {"detector", o.align ? o.detector : ""}};
 
   for (const auto& w : rec.warnings) fmt::print(stderr, "warning: {}\n", w);
   if (!o.out.empty()) {
@@ -322,6 +324,7 @@ int main(int argc, char** argv) {
   app.add_option("--landmarks", o.landmarks, "with --align: outer (eye corners + nose) or inner (inner eyes + bottom lip)")
       ->capture_default_str();
   app.add_option("--predictor", o.predictor, "with --align: dlib 68-landmark model")->capture_default_str();
+  face::cli::add_detector(app, o.detector);
   app.add_flag("--allow-missing", o.allow_missing, "score the pairs whose images exist; report the rest as skipped");
   app.add_option("--arch", o.arch, "architecture for --model random")->capture_default_str();
   app.add_option("--seed", o.seed, "seed for --model random")->capture_default_str();

@@ -138,7 +138,7 @@ FaceCollection collect_faces(const std::vector<fs::path>& images, Embedder& embe
   if (o.chunk < 1) fail("collect_faces: chunk must be at least 1, got {}", o.chunk);
   const int size = static_cast<int>(embedder.input_size());
   const std::string model_recipe = embedder.metadata("align_recipe");
-  FaceReadOptions read = faces_for_model(model_recipe, size, o.aligned, o.upsample);
+  FaceReadOptions read = faces_for_model(model_recipe, size, o.aligned, o.upsample, o.detector);
 
   FaceCollection c;
   c.images = images;

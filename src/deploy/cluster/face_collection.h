@@ -48,6 +48,7 @@ struct FaceCollection {
 struct CollectOptions {
   bool aligned = false;                 // each file is one aligned face (no detection)
   int upsample = 1;                     // the detector's upsampling (0..4): 1 finds faces down to ~40 px
+  std::string detector;                 // "hog" | "mmod" in place of the model recipe's; "": the recipe's
   int threads = 1;                      // photos decoded and aligned at once (one aligner each, ~100 MB)
   int64_t batch = 64;                   // faces per forward pass
   int64_t chunk = 256;                  // photos between cache writes

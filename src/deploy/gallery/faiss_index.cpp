@@ -90,6 +90,7 @@ class FaissHnswIndex : public SearchIndex {
     auto rows = cpu_rows(embeddings);
     index_ = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(rows.size(1)), static_cast<int>(options_.hnsw_m));
     index_->hnsw.efConstruction = static_cast<int>(options_.ef_construction);
+    index_->hnsw.efSearch = static_cast<int>(options_.ef_search);
     index_->add(rows.size(0), rows.data_ptr<float>());
   }
   RowHits search(const torch::Tensor& queries, int64_t k) const override {
@@ -98,6 +99,8 @@ class FaissHnswIndex : public SearchIndex {
     RowHits hits = empty_hits(q.size(0), k);
     if (index_->ntotal == 0) return hits;
     faiss::SearchParametersHNSW params;
+    // FAISS before 1.8 (Debian's) reads efSearch from the index, not from params (faiss PR #3233),
+    // so set_search_effort() sets both: these params for a FAISS that reads them.
     params.efSearch = static_cast<int>(std::max(options_.ef_search, k));  // fewer than k candidates cannot fill k
     index_->search(q.size(0), q.data_ptr<float>(), k, hits.distances.data_ptr<float>(),
                    reinterpret_cast<faiss::Index::idx_t*>(hits.rows.data_ptr<int64_t>()), &params);
@@ -107,6 +110,7 @@ class FaissHnswIndex : public SearchIndex {
   bool set_search_effort(int64_t effort) override {
     if (effort < 1) fail("HNSW efSearch must be >= 1, got {}", effort);
     options_.ef_search = effort;
+    if (index_) index_->hnsw.efSearch = static_cast<int>(effort);
     return true;
   }
   std::string name() const override {

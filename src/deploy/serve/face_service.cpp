@@ -83,6 +83,7 @@ FaceService::FaceService(const ServiceOptions& options, Metrics* metrics) : opti
   DeployedModelOptions m;
   m.model = options_.model, m.device = options_.device, m.precision = options_.precision;
   m.threshold = options_.threshold, m.upsample = options_.upsample, m.read = options_.read;
+  m.detector = options_.detector;
   deployed_ = std::make_unique<DeployedModel>(m);
   threshold_ = deployed_->threshold();  // a model without one is refused at start-up
   // Photos are aligned by the model's recipe in a pool of readers (each holds a detector);

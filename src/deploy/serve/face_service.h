@@ -53,6 +53,7 @@ struct ServiceOptions {
   std::vector<GallerySpec> galleries;  // opened (created when absent) at start; the first is the default
   int detectors = 0;                   // FaceReaders for detection and alignment (0: one per core, at most 4)
   int upsample = 1;                    // detector upsampling (vision/face_aligner.h)
+  std::string detector;                // "hog" | "mmod" in place of the model recipe's; "": the recipe's
   ImageReadOptions read;               // the pixel cap
   BatchOptions batching;
   int64_t max_images = 32;             // images in one enrolment or clustering request
