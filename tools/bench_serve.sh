@@ -4,7 +4,8 @@
 #   tools/bench_serve.sh A.jpg B.jpg [more tools/load_serve.py options, e.g. --aligned]
 #   BUILD_DIR (default build), MODEL (default: the released model), THREADS (intra-op, 0 = all),
 #   DETECTORS (0 = one per core), MAX_BATCH (32; 1 = no batching), DURATION (s per level, 20),
-#   OUT (default experiments/serve/load.json)
+#   OUT (default experiments/serve/load.json), DETECTOR (hog | mmod; default: the model recipe's),
+#   UPSAMPLE (the detector's upsampling, default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -22,6 +23,8 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 model=(); [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
+[ -n "${DETECTOR:-}" ] && model+=(--detector "$DETECTOR")
+model+=(--upsample "${UPSAMPLE:-1}")
 "$BUILD_DIR/serve" --listen 127.0.0.1:0 --gallery "bench=$work/bench.db" "${model[@]}" --threads "$THREADS" \
     --detectors "$DETECTORS" --max-batch "$MAX_BATCH" > "$work/serve.log" 2>&1 &
 pid=$!
