@@ -57,6 +57,13 @@ inline CLI::Option* add_detector(CLI::App& app, std::string& name) {
       ->check(CLI::IsMember({"hog", "mmod"}));
 }
 
+// --upsample N (0..4) into `times`: how often the face detector upsamples the image first.
+inline CLI::Option* add_upsample(CLI::App& app, int& times) {
+  return app.add_option("--upsample", times, "face detector upsampling (0..4; 1 finds faces down to ~40 px, each step ~4x slower)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4));
+}
+
 }  // namespace face::cli
 
 // Parses the command line; on a bad option prints CLI11's one-line message and returns 2 from

@@ -120,9 +120,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", whispers.seed, "chinese-whispers: visiting order; ivf: k-means")->capture_default_str();
   app.add_flag("--aligned", collect.aligned, "each image is one already aligned face (an `align` tree)");
   app.add_flag("--crops", crops, "also write the face crops, one folder per cluster");
-  app.add_option("--upsample", collect.upsample, "detector upsampling (finds smaller faces, about 4x slower each)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 4));
+  face::cli::add_upsample(app, collect.upsample);
   app.add_option("--truth", truth, "score the result: 'folders' (identity = a photo's folder) or a file of labels");
   app.add_option("--embeddings", embeddings, "cluster the rows of this .npy instead of photos");
   app.add_flag("--overwrite", overwrite, "write into an --out folder this tool did not create");

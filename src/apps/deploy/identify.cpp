@@ -170,8 +170,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", c.device, "cpu or cuda[:N] (embedding and exact search)")->capture_default_str();
   face::cli::add_precision(app, c.precision);
   face::cli::add_detector(app, c.detector);
-  app.add_option("--upsample", c.upsample, "detector upsampling (0..4; 1 finds faces down to ~40 px, each step ~4x slower)")
-      ->capture_default_str()->check(CLI::Range(0, 4));
+  face::cli::add_upsample(app, c.upsample);
   app.add_option("--threads", c.threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
 
   std::string name, dir, image, index = "exact";

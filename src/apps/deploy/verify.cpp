@@ -44,8 +44,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--aligned", aligned, "inputs are already aligned 96x96 faces (skip detection)");
   face::cli::add_detector(app, detector);
-  app.add_option("--upsample", upsample, "detector upsampling (0..4; 1 finds faces down to ~40 px, each step ~4x slower)")
-      ->capture_default_str()->check(CLI::Range(0, 4));
+  face::cli::add_upsample(app, upsample);
   app.add_option("--device", device_name, "cpu or cuda[:N]")->capture_default_str();
   face::cli::add_precision(app, precision);
   app.add_option("--threads", threads, "intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());

@@ -174,8 +174,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{face::cli::kMaxBatch}));
   app.add_option("--batch-wait-ms", batch_wait_ms, "extra time a batch waits for more requests")
       ->capture_default_str()->check(face::cli::finite(0, 1000));
-  app.add_option("--upsample", service.upsample, "face detector upsampling (0..4; 1 finds faces down to ~40 px)")
-      ->capture_default_str()->check(CLI::Range(0, 4));
+  face::cli::add_upsample(app, service.upsample);
   app.add_option("--read-timeout", http.read_timeout_s, "seconds a request's body may take to arrive, in all")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--header-timeout", http.header_timeout_s, "seconds a request's line and headers may take to arrive")

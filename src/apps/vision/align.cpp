@@ -78,8 +78,7 @@ int main(int argc, char** argv) {
                  "hog (dlib's HOG detector) or mmod (dlib's CNN detector: finds turned and badly lit faces HOG misses; at "
                  "--upsample 0 about 2x faster than HOG at 1, at 1 about 1.8x slower)")
       ->capture_default_str()->check(CLI::IsMember({"hog", "mmod"}));
-  app.add_option("--upsample", s.align.upsample, "detector upsampling (finds smaller faces, 4x slower each)")
-      ->capture_default_str()->check(CLI::Range(0, 4));
+  face::cli::add_upsample(app, s.align.upsample);
   app.add_option("--pick", pick, "which face: centre (nearest the image centre, LFW-style) or largest")
       ->capture_default_str()->check(CLI::IsMember({"centre", "center", "largest"}));
   app.add_option("--no-face", no_face, "when no face is found: skip, or centre-crop (status fallback)")
