@@ -2,7 +2,7 @@
 # experiments/cluster/run.sh: every figure of experiments/cluster/README.md, from the repository
 # root of a built checkout (tools/setup.sh). Outputs go under experiments/cluster/ and
 # experiments/data/ (both git-ignored but for this script and the README).
-#   experiments/cluster/run.sh [lfw|celeba|raw|scale|all]
+#   experiments/cluster/run.sh [lfw|celeba|sweep|default|raw|scale|all]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=build D=experiments/data E=experiments/cluster
@@ -80,6 +80,25 @@ case $what in lfw|all) aligned_lfw; score lfw $D/lfw-chip; sweep lfw $D/lfw-chip
 case $what in celeba|all) heldout_celeba; score celeba-heldout $D/celeba-heldout-chip; sweep celeba-heldout $D/celeba-heldout-chip ;; esac
 # The sweeps alone, over the face passes already cached by score().
 case $what in sweep) sweep celeba-heldout $D/celeba-heldout-chip; sweep lfw $D/lfw-chip ;; esac
+
+# `run.sh default`: each model at the threshold cluster picks itself (FAR 0.1 / faces, read off the
+# strict thresholds its export records from `evaluate` on LFW View 1: deploy/cluster/cluster_threshold.h).
+# The released model carries them (models/); the teacher is exported here with its View 1 report.
+case $what in default|all)
+  [ -d $D/celeba-heldout-chip ] || heldout_celeba
+  $B/evaluate --pairs ../shared/data/lfw/pairsDevTest.txt --images $D/lfw-chip --model dlib-resnet \
+    --out $E/teacher-view1 > $E/teacher-view1.txt
+  $B/export_dlib --report $E/teacher-view1/report.json --out $D/dlib-resnet-strict.pt
+  for tree in lfw-chip celeba-heldout-chip; do
+    for model in models/nn4.small2-celeba-distilled.pt $D/dlib-resnet-strict.pt; do
+      name=$tree-default-$(basename $model .pt)
+      log "$name"
+      $B/cluster $D/$tree --aligned --truth folders --method chinese-whispers --model $model --precision auto \
+        --out $E/$name --overwrite 2>&1 | tee $E/$name.txt
+    done
+  done
+  ;;
+esac
 
 # End to end from the raw photos: every face detected and aligned by the tool itself.
 case $what in raw|all)

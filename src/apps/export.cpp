@@ -10,7 +10,9 @@
 //
 // The verification threshold comes from `evaluate` (its JSON report's "best_threshold", accepted
 // only when the report's model fingerprint is these weights') or is given directly; verify and
-// identify use it unless told otherwise.
+// identify use it unless told otherwise. A report of an LFW list also gives the distances at
+// strict FARs over every pair of different people (eval/impostor_thresholds.h), from which
+// `cluster` takes its default threshold; with --threshold the export records none.
 //
 // --onnx also writes the export as an ONNX model (deploy/onnx_export.h: through the venv's
 // torch, checked in onnxruntime against the TorchScript module), with the same metadata.
@@ -68,10 +70,11 @@ int main(int argc, char** argv) {
       options.source = checkpoint;
     }
     if (loaded.fingerprint.empty()) loaded.fingerprint = face::weights_fingerprint(*loaded.model);
-    options.threshold = report.empty() ? threshold : face::threshold_from_report(report, loaded.fingerprint);
+    face::set_export_thresholds(options, report, loaded.fingerprint, threshold);
     face::ExportMetadata metadata = face::export_model(loaded.model, out, options);
-    fmt::print("exported {} ({}-d, weights {}) -> {}, threshold {}, checked against the C++ model\n",
-               metadata["arch"], metadata["embedding_dim"], metadata["weights_fingerprint"], out, metadata["threshold"]);
+    fmt::print("exported {} ({}-d, weights {}) -> {}, threshold {}, strict thresholds {}, checked against the C++ model\n",
+               metadata["arch"], metadata["embedding_dim"], metadata["weights_fingerprint"], out, metadata["threshold"],
+               metadata.count("far_thresholds") ? metadata["far_thresholds"] : "none");
     if (!onnx.empty()) {
       face::export_onnx(out, onnx, opset);
       fmt::print("exported {} as ONNX (opset {}) -> {}, checked in onnxruntime\n", out, opset, onnx);

@@ -29,6 +29,9 @@ ExportMetadata export_network(const TraceableNetwork& network, const std::filesy
                               const ExportOptions& options) {
   if (!std::isfinite(options.threshold) || options.threshold <= 0 || options.threshold >= 4)
     fail("export: threshold {} is not a squared L2 distance between unit embeddings (0 < t < 4)", options.threshold);
+  for (const auto& [far, t] : options.far_thresholds)
+    if (!(far > 0 && far < 1) || !(t > 0 && t < 4))
+      fail("export: strict threshold {} at FAR {} is not a squared L2 distance (0 < t < 4) at a FAR in (0, 1)", t, far);
   torch::jit::Module module = trace_network(network, options.example_batch);
   const int64_t size = network.input_size;
 
@@ -47,6 +50,7 @@ ExportMetadata export_network(const TraceableNetwork& network, const std::filesy
       {"source", options.source},
       {"export_info", run_info()},
   };
+  if (!options.far_thresholds.empty()) json["far_thresholds"] = options.far_thresholds;
   // The same entries as module attributes (numbers stay numbers, export_info is JSON text), and
   // as text for the caller to print.
   ExportMetadata metadata;
@@ -81,9 +85,7 @@ ExportMetadata export_network(const TraceableNetwork& network, const std::filesy
   return metadata;
 }
 
-// The report's threshold, once the report is shown to come from these weights: a threshold measured
-// on another model is meaningless for this one.
-double threshold_from_report(const std::string& report, const std::string& weights_fingerprint) {
+ReportThresholds thresholds_from_report(const std::string& report, const std::string& weights_fingerprint) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(read_file(report));
@@ -107,9 +109,31 @@ double threshold_from_report(const std::string& report, const std::string& weigh
   if (metrics->contains("distance") && (*metrics)["distance"] != "l2" && (*metrics)["distance"] != "squared_l2")
     fail("--report '{}': its threshold is on the {} distance; verify and identify use the squared L2 distance "
          "(run evaluate with --distance l2)", report, (*metrics)["distance"].dump());
-  return (*metrics)["best_threshold"].get<double>();
+  ReportThresholds out;
+  out.verification = (*metrics)["best_threshold"].get<double>();
+  // {"impostor_thresholds": {"at": [{"far_target": f, "threshold": t, ...}, ...]}} (null for CSV lists).
+  if (json.contains("impostor_thresholds") && json["impostor_thresholds"].is_object() &&
+      json["impostor_thresholds"].contains("at") && json["impostor_thresholds"]["at"].is_array())
+    for (const auto& at : json["impostor_thresholds"]["at"]) {
+      if (!at.is_object() || !at.contains("far_target") || !at["far_target"].is_number() || !at.contains("threshold") ||
+          !at["threshold"].is_number())
+        fail("--report '{}': an impostor_thresholds entry is not {{\"far_target\": f, \"threshold\": t}}: {}", report,
+             at.dump());
+      out.far_thresholds.emplace_back(at["far_target"].get<double>(), at["threshold"].get<double>());
+    }
+  return out;
 }
 
+void set_export_thresholds(ExportOptions& options, const std::string& report, const std::string& weights_fingerprint,
+                           double threshold) {
+  if (report.empty()) {
+    options.threshold = threshold;
+    return;
+  }
+  ReportThresholds measured = thresholds_from_report(report, weights_fingerprint);
+  options.threshold = measured.verification;
+  options.far_thresholds = measured.far_thresholds;
+}
 
 std::string read_export_metadata_json(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());

@@ -13,7 +13,9 @@
 // Metadata travels twice, for the two kinds of reader:
 //   module attributes   arch, embedding_dim, input_size, input_format, align_recipe,
 //                       distance, threshold (float), weights_fingerprint, training_run,
-//                       source, export_info        (m.threshold in Python, attr() in C++)
+//                       source, export_info        (m.threshold in Python, attr() in C++),
+//                       and far_thresholds (JSON text [[far, threshold], ...]) when measured
+
 //   extra file          "facenet.json": all of the above as one JSON object
 //                       (torch.jit.load(f, _extra_files={"facenet.json": ""}))
 // weights_fingerprint equals model_file.h's weights_fingerprint of the C++ model, so galleries
@@ -23,6 +25,8 @@
 
 #include <filesystem>
 #include <map>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "model/nn4.h"
@@ -36,6 +40,10 @@ constexpr const char* kDistanceName = "squared_l2";
 
 struct ExportOptions {
   double threshold = 0;             // verification threshold on the squared L2 distance
+  // Squared L2 distances at strict FARs, (far_target, threshold) rows, over every pair of
+  // different people of the selection list (eval/impostor_thresholds.h); cluster's default
+  // threshold comes from them (deploy/cluster/cluster_threshold.h). Empty: not recorded.
+  std::vector<std::pair<double, double>> far_thresholds;
   std::string align_recipe;         // AlignOptions::recipe() of the faces the model was trained on
   std::string training_run;         // fingerprint of the training run (config/checkpoint)
   std::string source;               // where the weights came from (checkpoint path)
@@ -52,10 +60,20 @@ ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const
 ExportMetadata export_network(const TraceableNetwork& network, const std::filesystem::path& path,
                               const ExportOptions& options);
 
-// The verification threshold of evaluate's JSON report `report` ("metrics"."best_threshold", on the
-// squared L2 distance), once its "model"."fingerprint" shows it was measured on these weights;
-// face::Error naming the report otherwise (another model's threshold means nothing here).
-double threshold_from_report(const std::string& report, const std::string& weights_fingerprint);
+// The thresholds of evaluate's JSON report `report`, once its "model"."fingerprint" shows it was
+// measured on these weights (another model's thresholds mean nothing here): the verification
+// threshold ("metrics"."best_threshold", on the squared L2 distance) and, where the report has
+// them, the strict ones ("impostor_thresholds"."at"). face::Error naming the report otherwise.
+struct ReportThresholds {
+  double verification = 0;
+  std::vector<std::pair<double, double>> far_thresholds;
+};
+ReportThresholds thresholds_from_report(const std::string& report, const std::string& weights_fingerprint);
+
+// What export and export_dlib record: with a report (non-empty path), its thresholds, else
+// `threshold` alone.
+void set_export_thresholds(ExportOptions& options, const std::string& report, const std::string& weights_fingerprint,
+                           double threshold);
 
 // Reads the metadata of an exported file (the "facenet.json" extra file, as text);
 // face::Error naming the file when it is not a facenet-cpp export.

@@ -53,6 +53,14 @@ std::string evaluation_json(const EvaluationRecord& r, const VerificationMetrics
     folds.push_back({{"fold", f}, {"pairs", m.folds[f].pairs}, {"threshold", m.folds[f].threshold},
                      {"accuracy", m.folds[f].accuracy}});
   for (const auto& [name, seconds] : r.timings) timings[name] = std::round(seconds * 1000) / 1000;
+  Json impostor = nullptr;
+  if (r.impostor) {
+    Json at = Json::array();
+    for (const auto& t : r.impostor->at)
+      at.push_back({{"far_target", t.far_target}, {"threshold", t.threshold}, {"accepted", t.accepted}});
+    impostor = {{"images", r.impostor->images}, {"identities", r.impostor->identities},
+                {"impostor_pairs", r.impostor->impostor_pairs}, {"at", at}};
+  }
   Json report = {
       {"tool", "evaluate"},
       {"run_info", run_info()},
@@ -71,6 +79,7 @@ std::string evaluation_json(const EvaluationRecord& r, const VerificationMetrics
        {{"distance", r.distance}, {"accuracy_mean", m.accuracy_mean}, {"accuracy_std", m.accuracy_std}, {"val", val},
         {"auc", m.auc}, {"eer", m.eer}, {"best_threshold", m.best_threshold}, {"best_accuracy", m.best_accuracy}}},
       {"folds", folds},
+      {"impostor_thresholds", impostor},
       {"timings_s", timings},
       {"warnings", r.warnings},
       {"outputs", object_of(r.outputs)},
@@ -105,6 +114,10 @@ std::string evaluation_summary(const EvaluationRecord& r, const VerificationMetr
   out += fmt::format("  ROC AUC         {:.4f}\n  EER             {:.4f}\n", m.auc, m.eer);
   out += fmt::format("  best threshold  {:.4f} ({} distance; accuracy {:.4f} on all pairs)\n", m.best_threshold,
                      r.distance, m.best_accuracy);
+  if (r.impostor)
+    for (const auto& t : r.impostor->at)
+      out += fmt::format("  FAR {:<6} at   {:.4f} (over all {} pairs of different people among the images)\n",
+                         far_label(t.far_target), t.threshold, r.impostor->impostor_pairs);
   out += "  fold:      ";
   for (size_t f = 0; f < m.folds.size(); ++f) out += fmt::format("{:>7}", f + 1);
   out += "\n  threshold: ";

@@ -11,14 +11,19 @@
 //          unreadable_examples[], align_fallback},
 //   metrics{accuracy_mean, accuracy_std, val[{far_target, val_mean, val_std, far_mean}], auc, eer,
 //           best_threshold, best_accuracy, distance},
-//   folds[{fold, pairs, threshold, accuracy}], timings_s{stage: seconds}, warnings[], outputs{...}
+//   folds[{fold, pairs, threshold, accuracy}],
+//   impostor_thresholds{images, identities, impostor_pairs, at[{far_target, threshold, accepted}]}
+//          (LFW lists only, else null: eval/impostor_thresholds.h),
+//   timings_s{stage: seconds}, warnings[], outputs{...}
 // Numbers are written in full precision; NaN or infinity as null.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "eval/impostor_thresholds.h"
 #include "eval/pair_list.h"
 #include "eval/verification_metrics.h"
 
@@ -38,6 +43,7 @@ struct EvaluationRecord {
   std::vector<std::pair<std::string, double>> timings;  // stage -> seconds, in order
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, std::string>> outputs;  // name -> file written
+  std::optional<ImpostorThresholds> impostor;  // over every pair of different people (LFW lists)
 };
 
 // Fingerprint of the options and the model fingerprint: two reports with equal config

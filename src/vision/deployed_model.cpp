@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 
 #include "model/precision.h"
@@ -33,6 +35,21 @@ double DeployedModel::threshold() const {
     fail("model '{}' records no verification threshold: pass --threshold T (or export the model with one)", name_);
   if (!std::isfinite(*threshold_)) fail("the model's threshold {} is not a finite number", *threshold_);
   return *threshold_;
+}
+
+std::vector<std::pair<double, double>> DeployedModel::far_thresholds() const {
+  const std::string recorded = embedder_->metadata("far_thresholds");
+  if (recorded.empty()) return {};
+  std::vector<std::pair<double, double>> out;
+  try {
+    for (const auto& row : nlohmann::json::parse(recorded)) out.emplace_back(row.at(0).get<double>(), row.at(1).get<double>());
+  } catch (const nlohmann::json::exception&) {
+    fail("model '{}' records far_thresholds that are not [[far, threshold], ...]: '{}'", name_, recorded);
+  }
+  for (const auto& [far, t] : out)
+    if (!(far > 0 && far < 1) || !(t > 0 && t < 4))
+      fail("model '{}' records a strict threshold {} at FAR {}: not a squared L2 distance at a FAR in (0, 1)", name_, t, far);
+  return out;
 }
 
 FaceReadOptions DeployedModel::read_options(bool aligned) const {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/embedder.h"
@@ -49,6 +50,10 @@ class DeployedModel {
   // The given threshold, else the model's; face::Error naming the model when there is neither
   // (or it is not a finite number).
   double threshold() const;
+  // The strict thresholds the model records, (far_target, squared L2) rows (export's
+  // "far_thresholds", deploy/export.h); empty for models exported without them. face::Error
+  // naming the model when the entry is malformed.
+  std::vector<std::pair<double, double>> far_thresholds() const;
   const std::string& recipe() const { return recipe_; }  // the model's "align_recipe" ("" when none)
   // How it reads faces: aligned input (`aligned`) or photos aligned by its recipe.
   FaceReadOptions read_options(bool aligned) const;

@@ -111,6 +111,26 @@ TEST(Export, ProgramReadsThresholdFromEvaluateReportAndNamesBadInput) {
                                      (dir / "ckpt.pt").string(), (dir / "m.pt").string(), (dir / "eval2.json").string()));
   ASSERT_EQ(ok.status, 0) << ok.output;
   EXPECT_DOUBLE_EQ(torch::jit::load((dir / "m.pt").string()).attr("threshold").toDouble(), 0.93);
+  EXPECT_FALSE(torch::jit::load((dir / "m.pt").string()).hasattr("far_thresholds"));  // the report has none
+
+  // The strict thresholds of the report travel into the export, as [[far, threshold], ...].
+  test::write_text(dir / "eval3.json",
+                   with_model(fp, R"("metrics": {"distance": "l2", "best_threshold": 0.93},
+                                     "impostor_thresholds": {"impostor_pairs": 1000000, "at": [
+                                       {"far_target": 0.001, "threshold": 0.31, "accepted": 1000},
+                                       {"far_target": 0.0001, "threshold": 0.22, "accepted": 100}]})"));
+  ok = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {} --threads 1", exe,
+                                     (dir / "ckpt.pt").string(), (dir / "m8.pt").string(), (dir / "eval3.json").string()));
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  auto table = nlohmann::json::parse(torch::jit::load((dir / "m8.pt").string()).attr("far_thresholds").toStringRef());
+  EXPECT_EQ(table, nlohmann::json::parse("[[0.001, 0.31], [0.0001, 0.22]]")) << table.dump();
+  test::write_text(dir / "eval4.json", with_model(fp, R"("metrics": {"best_threshold": 0.93},
+                                                         "impostor_thresholds": {"at": [{"far_target": 0.001, "threshold": 7}]})"));
+  auto bad_table = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe, (dir / "ckpt.pt").string(),
+                                                 (dir / "m9.pt").string(), (dir / "eval4.json").string()));
+  EXPECT_NE(bad_table.status, 0);
+  EXPECT_NE(bad_table.output.find("strict threshold 7"), std::string::npos) << bad_table.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "m9.pt"));
   test::write_text(dir / "cos.json", with_model(fp, R"("metrics": {"distance": "cosine", "best_threshold": 0.4})"));
   auto cosine = test::run_command(fmt::format("{} --checkpoint {} --out {} --report {}", exe,
                                               (dir / "ckpt.pt").string(), (dir / "m5.pt").string(),

@@ -17,6 +17,7 @@
 #include "deploy/cluster/average_linkage.h"
 #include "deploy/cluster/chinese_whispers.h"
 #include "deploy/cluster/cluster_method.h"
+#include "deploy/cluster/cluster_threshold.h"
 #include "eval/cluster_labels.h"
 #include "deploy/cluster/neighbour_graph.h"
 #include "deploy/gallery/search_index.h"
@@ -297,8 +298,13 @@ TEST(ClusterTool, GroupsLfwPeopleAndEveryFaceOfAGroupPhoto) {
   EXPECT_EQ(clusters_of["Colin_Powell"].size(), 1u) << report.dump(1);
   EXPECT_NE(*clusters_of["George_W_Bush"].begin(), *clusters_of["Colin_Powell"].begin());
   EXPECT_EQ(crops, 8);
-  // The threshold is the released model's own (its metadata), and the scores are recorded.
-  EXPECT_NEAR(report["run"]["threshold"].get<double>(), DeployedModel(DeployedModelOptions{}).threshold(), 1e-9);
+  // The threshold is read off the released model's strict thresholds (its metadata) at FAR
+  // 0.1 / (a handful of faces), beyond its loosest recorded FAR (1e-3), so at that row; the scores are recorded.
+  DeployedModel released{DeployedModelOptions{}};
+  const FarThresholds table = released.far_thresholds();
+  ASSERT_FALSE(table.empty());
+  EXPECT_NEAR(report["run"]["threshold_far"].get<double>(), 0.1 / report["counts"]["faces"].get<double>(), 1e-12);
+  EXPECT_NEAR(report["run"]["threshold"].get<double>(), threshold_at_far(table, 1e-3), 1e-9);
   EXPECT_EQ(report["run"]["scores"]["faces_scored"], 7);  // the group photo's centre face only
   EXPECT_NE(r.output.find("scores (7 faces"), std::string::npos) << r.output;
 }
@@ -368,12 +374,45 @@ TEST(ClusterTool, AForeignOutputFolderNeedsOverwrite) {
 
 TEST(ClusterTool, BadOptionsExitWith2) {
   test::TempDir dir;
-  for (std::string opts : {"--threshold nan", "--threshold 5", "--neighbours 0", "--method kmeans", "--index hnsw",
-                           "--upsample 9"}) {
+  for (std::string opts : {"--threshold nan", "--threshold 5", "--far 0.9", "--far 1e-4 --threshold 0.2", "--neighbours 0",
+                           "--method kmeans", "--index hnsw", "--upsample 9"}) {
     auto r = test::run_command(fmt::format("{} x.jpg --out {} {}", cluster_tool(), q(dir / "o"), opts));
     EXPECT_EQ(r.status, 2) << opts << ": " << r.output;
   }
   auto neither = test::run_command(fmt::format("{} --out {}", cluster_tool(), q(dir / "o")));
   EXPECT_EQ(neither.status, 2) << neither.output;
   EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
+TEST(ClusterThreshold, InterpolatesTheModelsTableInLogFarAndClampsAtItsEnds) {
+  const FarThresholds table = {{1e-3, 0.40}, {1e-5, 0.10}, {1e-4, 0.20}};  // any order
+  bool clamped = true;
+  EXPECT_DOUBLE_EQ(threshold_at_far(table, 1e-4, &clamped), 0.20);
+  EXPECT_FALSE(clamped);
+  // Halfway in log10 between 1e-4 and 1e-3: halfway between 0.20 and 0.40.
+  EXPECT_NEAR(threshold_at_far(table, std::sqrt(1e-7), &clamped), 0.30, 1e-12);
+  EXPECT_NEAR(threshold_at_far(table, 1e-5 * std::pow(10.0, 0.25)), 0.125, 1e-12);
+  EXPECT_DOUBLE_EQ(threshold_at_far(table, 1e-7, &clamped), 0.10);  // stricter than the table: its strictest row
+  EXPECT_TRUE(clamped);
+  EXPECT_DOUBLE_EQ(threshold_at_far(table, 0.05, &clamped), 0.40);
+  EXPECT_TRUE(clamped);
+  EXPECT_THROW(threshold_at_far({}, 1e-4), Error);
+  EXPECT_THROW(threshold_at_far(table, 0.0), Error);
+}
+
+TEST(ClusterThreshold, TheDefaultTightensAsTheCollectionGrows) {
+  const FarThresholds table = {{1e-3, 0.40}, {1e-4, 0.20}, {1e-5, 0.10}};
+  // 1,000 faces: FAR 1e-4; 10,000: 1e-5; between them, in between.
+  ClusterThreshold small = default_cluster_threshold(table, 1000), large = default_cluster_threshold(table, 10000);
+  EXPECT_NEAR(small.far, 1e-4, 1e-15);
+  EXPECT_NEAR(small.threshold, 0.20, 1e-9);
+  EXPECT_NEAR(large.threshold, 0.10, 1e-9);
+  EXPECT_FALSE(large.clamped);
+  ClusterThreshold mid = default_cluster_threshold(table, 3000);
+  EXPECT_GT(mid.threshold, large.threshold);
+  EXPECT_LT(mid.threshold, small.threshold);
+  EXPECT_TRUE(default_cluster_threshold(table, 1000000).clamped);
+  // A FAR given by the user wins over the collection's size.
+  EXPECT_NEAR(default_cluster_threshold(table, 1000000, 1e-3).threshold, 0.40, 1e-12);
+  EXPECT_THROW(default_cluster_threshold(table, 0), Error);
 }

@@ -84,6 +84,7 @@ TEST(EvaluateTool, PixelBaselineSeparatesGeneratedIdentitiesAndWritesEverything)
   EXPECT_EQ(j["metrics"]["distance"], "l2");
   EXPECT_EQ(j["folds"].size(), 3u);
   EXPECT_EQ(j["metrics"]["val"].size(), 2u);
+  EXPECT_TRUE(j["impostor_thresholds"].is_null());  // a CSV list names no people
   EXPECT_TRUE(j["run_info"].contains("commit"));
   EXPECT_TRUE(j["timings_s"].contains("total"));
   EXPECT_FALSE(j["config"]["fingerprint"].get<std::string>().empty());
@@ -235,6 +236,23 @@ TEST(EvaluateTool, PixelBaselineOnLfwIsAboveChance) {
   EXPECT_GT(acc, 0.58) << "pixel baseline should clear chance (0.5) clearly";
   EXPECT_LT(acc, 0.80) << "pixel baseline should stay far below a trained nn4.small2 (~0.93)";
   EXPECT_GT(j["metrics"]["auc"].get<double>(), 0.6);
+  // Strict thresholds from every pair of different people among the 1,549 images, at each FAR
+  // with at least 10 expected false accepts (over a million pairs: 1e-3, 1e-4 and 1e-5), each
+  // stricter than the last and than the balanced threshold.
+  const json& imp = j["impostor_thresholds"];
+  ASSERT_TRUE(imp.is_object()) << j.dump(1);
+  EXPECT_EQ(imp["images"], 1549);
+  const int64_t pairs = imp["impostor_pairs"];
+  EXPECT_GT(pairs, 1000000);
+  EXPECT_LT(pairs, 1549 * 1548 / 2);
+  ASSERT_EQ(imp["at"].size(), 3u);
+  double previous = j["metrics"]["best_threshold"];
+  for (const auto& at : imp["at"]) {
+    EXPECT_LT(at["threshold"].get<double>(), previous) << imp.dump(1);
+    previous = at["threshold"];
+    EXPECT_LE(at["accepted"].get<double>(), at["far_target"].get<double>() * static_cast<double>(pairs));
+  }
+  EXPECT_NE(r.output.find("FAR 1e-4"), std::string::npos) << r.output;
 }
 
 TEST(EvaluateTool, AlignsRawImagesOnTheFlyAndCountsFallbacks) {

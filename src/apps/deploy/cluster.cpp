@@ -1,7 +1,7 @@
 // cluster: group a photo collection by person (FaceNet's third use, beside verify and identify).
 //
 //   cluster INPUT... --out DIR [--model M] [--method chinese-whispers|agglomerative]
-//           [--threshold T] [--neighbours 20] [--index auto|flat|ivf] [--nprobe 16]
+//           [--threshold T | --far F] [--neighbours 20] [--index auto|flat|ivf] [--nprobe 16]
 //           [--aligned] [--crops] [--upsample 1] [--detector hog|mmod] [--truth folders|FILE] [--overwrite]
 //           [--threads N] [--batch 64] [--device D] [--iterations 100] [--seed 0]
 //   cluster --embeddings E.npy --out DIR ...   (rows of E are the faces; no images)
@@ -10,10 +10,11 @@
 // and aligned by the model's recipe, embedded, joined to its nearest neighbours by FAISS
 // (deploy/cluster/neighbour_graph.h), and clustered: Chinese whispers (dlib) over the edges
 // shorter than the threshold, or average linkage until the closest clusters are the threshold
-// apart. The threshold defaults to the one the model records (the squared-L2 distance below
-// which verify calls two faces the same person), which is far too loose for a large collection:
-// experiments/cluster/README.md measured ~0.2 for the released model and 0.10-0.12 for
-// dlib-resnet on LFW, so pass --threshold. --aligned takes each file as one aligned face
+// apart. The threshold defaults to the model's distance at FAR 0.1 / faces (about one false
+// neighbour per ten faces, so it tightens as the collection grows: deploy/cluster/
+// cluster_threshold.h), read off the strict thresholds its export records; --far F reads it at
+// another FAR. A model without them falls back, with a warning, to its verification threshold,
+// which is far too loose for a large collection (experiments/cluster/README.md). --aligned takes each file as one aligned face
 // (an `align` tree). --truth scores the result (eval/clustering_metrics.h): "folders" reads the
 // identity from each photo's folder (the face nearest the photo's centre is the labelled one),
 // FILE gives one label per face.
@@ -35,6 +36,7 @@
 #include "deploy/cluster/cluster_method.h"
 #include "eval/cluster_labels.h"
 #include "deploy/cluster/cluster_output.h"
+#include "deploy/cluster/cluster_threshold.h"
 #include "deploy/cluster/cluster_truth.h"
 #include "deploy/cluster/face_collection.h"
 #include "deploy/cluster/neighbour_graph.h"
@@ -91,7 +93,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs;
   std::string out, model, method = "chinese-whispers", index = "auto", truth, embeddings, device_name = "cpu",
               precision = "fp32";
-  double threshold = 0;
+  double threshold = 0, far_target = 0;
   face::NeighbourGraphOptions graph_options;
   face::ChineseWhispersOptions whispers;
   face::CollectOptions collect;
@@ -104,9 +106,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"chinese-whispers", "agglomerative"}));
   auto* t = app.add_option("--threshold", threshold,
-                           "squared L2 distance below which two faces are joined (default: the model's verification "
-                           "threshold, too loose for large collections: see experiments/cluster/README.md)")
+                           "squared L2 distance below which two faces are joined (default: the model's distance at "
+                           "FAR 0.1 / faces, from its recorded strict thresholds; else its verification threshold)")
                 ->check(face::cli::finite(0, 4));
+  auto* far = app.add_option("--far", far_target, "take the model's distance at this FAR (default 0.1 / faces)")
+                  ->check(face::cli::finite(1e-12, 0.5))
+                  ->excludes(t);
   app.add_option("--neighbours", graph_options.neighbours, "neighbours per face in the graph")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
@@ -144,7 +149,18 @@ int main(int argc, char** argv) {
     if (t->count()) model_options.threshold = threshold;
     face::DeployedModel deployed(model_options);
     face::Embedder* embedder = &deployed.embedder();
-    whispers.threshold = deployed.threshold();
+    const face::FarThresholds far_table = deployed.far_thresholds();
+    if (far->count() && far_table.empty())
+      face::fail("--far: model '{}' records no strict thresholds to read a distance from (pass --threshold)",
+                 deployed.name());
+    if (!t->count() && far_table.empty()) {
+      whispers.threshold = deployed.threshold();
+      fmt::print(stderr,
+                 "warning: model '{}' records no strict thresholds, so its verification threshold {:.3f} is used: "
+                 "it merges people in large collections (experiments/cluster/README.md). Pass --threshold, or "
+                 "export the model with `export --report` from a current `evaluate` of an LFW list\n",
+                 deployed.name(), whispers.threshold);
+    }
     graph_options.seed = whispers.seed;
 
     face::FaceCollection faces;
@@ -167,6 +183,18 @@ int main(int argc, char** argv) {
     }
     const double faces_seconds = seconds_since(start);
     if (faces.faces.empty()) face::fail("no face found in any of the {} images", faces.images.size());
+    std::optional<face::ClusterThreshold> chosen;  // the default, from the model's strict thresholds
+    if (t->count()) {
+      whispers.threshold = threshold;
+    } else if (!far_table.empty()) {
+      chosen = face::default_cluster_threshold(far_table, static_cast<int64_t>(faces.faces.size()),
+                                               far->count() ? std::optional(far_target) : std::nullopt);
+      whispers.threshold = chosen->threshold;
+      fmt::print(stderr, "threshold {:.4f}: the model's distance at FAR {:.2g}{}{}\n", chosen->threshold, chosen->far,
+                 far->count() ? "" : fmt::format(" ({} false neighbours per face among {} faces)",
+                                                 face::kFalseNeighboursPerFace, faces.faces.size()),
+                 chosen->clamped ? ", beyond its table: its nearest recorded FAR's" : "");
+    }
 
     const auto graph_start = std::chrono::steady_clock::now();
     std::string index_used;
@@ -183,6 +211,7 @@ int main(int argc, char** argv) {
                        {"recipe", faces.recipe},
                        {"method", method},
                        {"threshold", whispers.threshold},
+                       {"threshold_far", chosen ? nlohmann::json(chosen->far) : nlohmann::json(nullptr)},
                        {"neighbours", graph_options.neighbours},
                        {"index", index_used},
                        {"graph_edges", graph.edges.size()},

@@ -25,6 +25,7 @@
 #include "eval/embedding_pass.h"
 #include "eval/embedding_table.h"
 #include "eval/evaluation_report.h"
+#include "eval/impostor_thresholds.h"
 #include "eval/pair_list.h"
 #include "eval/pair_scoring.h"
 #include "eval/pixel_embedder.h"
@@ -262,6 +263,16 @@ int run(const Options& o) {
     rec.warnings.push_back(fmt::format("{} of {} pairs skipped: an image was missing or unreadable",
                                        rec.pairs_listed - rec.pairs_scored, rec.pairs_listed));
   const face::VerificationMetrics& m = scored.metrics;
+  // Strict thresholds from every pair of different people among the images (the list's own
+  // impostor pairs are too few): what export records as the model's clustering threshold.
+  if (std::vector<int64_t> person = face::pair_list_identities(list, index.images); !person.empty()) {
+    std::vector<int64_t> embedded, who;
+    for (size_t i = 0; i < index.images.size(); ++i)
+      if (emb.row_of[i] >= 0) embedded.push_back(emb.row_of[i]), who.push_back(person[i]);
+    rec.impostor = face::impostor_thresholds(
+        face::l2_normalise(emb.rows.index_select(0, torch::tensor(embedded, torch::kInt64))), who, {1e-3, 1e-4, 1e-5},
+        distance);
+  }
   rec.timings.push_back({"score", clock.lap()});
 
   std::string far_list;

@@ -34,9 +34,8 @@ int main(int argc, char** argv) {
     if (report.empty() && !t->count()) face::fail("no verification threshold: pass --threshold T or --report eval.json");
     auto file = face::find_dlib_resnet_file(dat);
     face::DlibResNet model = face::import_dlib_resnet(file);
-    if (!report.empty()) threshold = face::threshold_from_report(report, face::weights_fingerprint(*model));
     face::ExportOptions options;
-    options.threshold = threshold;
+    face::set_export_thresholds(options, report, face::weights_fingerprint(*model), threshold);
     options.align_recipe = face::dlib_resnet_align_options().recipe();
     options.training_run = "dlib " + file.filename().string() + " " + face::file_fingerprint(file);
     options.source = file.string();
@@ -44,8 +43,9 @@ int main(int argc, char** argv) {
         {model.get(), [model](const torch::Tensor& x) mutable { return model->forward(x); }, face::kDlibResNetName,
          128, face::kDlibChipSize},
         out, options);
-    fmt::print("exported {} (weights {}) -> {}, threshold {}, checked against the C++ module\n", metadata["arch"],
-               metadata["weights_fingerprint"], out, metadata["threshold"]);
+    fmt::print("exported {} (weights {}) -> {}, threshold {}, strict thresholds {}, checked against the C++ module\n",
+               metadata["arch"], metadata["weights_fingerprint"], out, metadata["threshold"],
+               metadata.count("far_thresholds") ? metadata["far_thresholds"] : "none");
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "export_dlib: error: {}\n", e.what());

@@ -1,0 +1,49 @@
+// impostor_thresholds.h: the distances at strict false accept rates, estimated from every pair of
+// different people among a pair list's images rather than from the list's own impostor pairs.
+//
+// Why: a verification list holds too few impostor pairs for the rates that matter outside a
+// benchmark. LFW View 1 has 500, so FAR 1e-3 rests on half a pair and FAR 1e-4 is out of reach;
+// but its 1,549 images of 1,0xx people make about a million pairs of different people. Clustering
+// a collection works at such rates (each face meets thousands of strangers, so one false edge in
+// ten thousand already merges people), and `cluster` defaults to the FAR 1e-4 distance that
+// `export --report` records from here (deploy/export.h "cluster_threshold").
+//
+// For each target FAR f over the N impostor pairs (sorted distances d_0 <= d_1 <= ...), the
+// threshold is d_k with k = floor(f * N): "same" is distance < threshold (eval/pair_scoring.h),
+// so k impostor pairs (fewer on ties) are accepted, a FAR of k / N <= f. A target with fewer
+// than `min_accepted` expected false accepts (f * N) is left out: it would be a guess.
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eval/pair_list.h"
+#include "eval/pair_scoring.h"
+
+namespace face {
+
+struct StrictThreshold {
+  double far_target = 0;
+  double threshold = 0;   // the distance: pairs strictly below it are accepted
+  int64_t accepted = 0;   // impostor pairs strictly below the threshold
+};
+
+struct ImpostorThresholds {
+  int64_t images = 0, identities = 0;
+  int64_t impostor_pairs = 0;       // pairs of images of different identities
+  std::vector<StrictThreshold> at;  // one per target kept, in the order given
+};
+
+// rows: float (N, D), unit rows; identity[i]: row i's person (any labels, N of them).
+// Requires: fars in (0, 1). Works in blocks of rows, never holding the N x N distances.
+ImpostorThresholds impostor_thresholds(const torch::Tensor& rows, const std::vector<int64_t>& identity,
+                                       const std::vector<double>& fars, DistanceKind distance,
+                                       int64_t min_accepted = 10);
+
+// The person of each of a pair list's images: LFW's lists name them (the image's folder is the
+// name); a CSV list does not, and gets an empty result.
+std::vector<int64_t> pair_list_identities(const PairList& list, const std::vector<std::string>& images);
+
+}  // namespace face
