@@ -12,13 +12,17 @@ namespace face::test {
 
 // An exported random-weights model (threshold `threshold`), as verify/identify load them.
 // Exported once per test process (tracing and the export's own check take seconds) and shared.
-inline std::filesystem::path exported_model(uint64_t seed, double threshold = 0.5) {
+inline std::filesystem::path exported_model(uint64_t seed, double threshold = 0.5,
+                                            const std::vector<std::pair<double, double>>& far_thresholds = {}) {
   static TempDir models;
-  auto path = models / fmt::format("model{}_{}.pt", seed, threshold);
+  std::string table;
+  for (const auto& [far, t] : far_thresholds) table += fmt::format("_{}-{}", far, t);
+  auto path = models / fmt::format("model{}_{}{}.pt", seed, threshold, table);
   if (!std::filesystem::exists(path)) {
     Nn4 model(Nn4Options("nn4.small2").seed(seed));
     ExportOptions o;
     o.threshold = threshold;
+    o.far_thresholds = far_thresholds;
     o.source = "test";
     export_model(model, path, o);
   }

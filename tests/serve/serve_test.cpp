@@ -492,6 +492,21 @@ TEST(Serve, ClustersABatchOfPhotosAndNamesWhatItSkips) {
   EXPECT_EQ(first["faces"][0]["image"], "images (s1.png)");
   EXPECT_EQ(first["faces"][1]["image"], "images (again.png)");
   EXPECT_EQ(first["faces"][0]["crop"].get<std::string>().rfind("data:image/png;base64,", 0), 0u);
+  {
+    // Without a threshold, a model with strict thresholds is cut as the cluster tool cuts it: at
+    // FAR 0.1 / 5 faces, looser than its table, so at its loosest row (here nearest / 2, where
+    // the verification threshold 0.5 would give other groups); the same weights, re-exported.
+    const fs::path strict = test::exported_model(11, 0.5, {{1e-3, nearest / 2}, {1e-4, nearest / 4}});
+    std::vector<std::string> args = server_args(dir / "g2.db", {"--max-images", "8"});
+    args[1] = strict.string();
+    test::ServerProcess second(args, dir / "serve2.log");
+    ASSERT_TRUE(second.ready()) << second.log();
+    auto c2 = second.client();
+    auto by_default = test::reply(c2.Post("/v1/cluster" + kAligned, faces));
+    ASSERT_EQ(by_default.status, 200) << by_default.body;
+    EXPECT_NEAR(by_default.json["threshold"].get<double>(), nearest / 2, 1e-6) << by_default.body;
+    EXPECT_EQ(by_default.json["clusters"].size(), 4u) << by_default.body;
+  }
   for (const char* method : {"chinese-whispers", "agglomerative"}) {
     auto apart = test::reply(client.Post(fmt::format("/v1/cluster{}&threshold=0&method={}", kAligned, method), faces));
     ASSERT_EQ(apart.status, 200) << apart.body;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "deploy/cluster/cluster_method.h"
+#include "deploy/cluster/cluster_threshold.h"
 #include "deploy/cluster/neighbour_graph.h"
 #include "deploy/gallery/model_binding.h"
 #include "deploy/gallery/person_name.h"
@@ -86,6 +87,7 @@ FaceService::FaceService(const ServiceOptions& options, Metrics* metrics) : opti
   m.detector = options_.detector;
   deployed_ = std::make_unique<DeployedModel>(m);
   threshold_ = deployed_->threshold();  // a model without one is refused at start-up
+  far_thresholds_ = deployed_->far_thresholds();
   // Photos are aligned by the model's recipe in a pool of readers (each holds a detector);
   // requests that say aligned=true are read without one.
   FaceReadOptions align = deployed_->read_options(/*aligned=*/false);
@@ -237,7 +239,7 @@ ClusterResult FaceService::cluster(const std::vector<Upload>& images, const Face
     reject(400, "bad_parameter", "method: {}", e.what());
   }
   r.method = to_string(method);
-  r.threshold = pick_threshold(threshold);
+  r.threshold = pick_threshold(threshold);  // a bad override is refused before any work
   if (images.empty()) reject(400, "no_image", "clustering needs at least one image");
   if (static_cast<int64_t>(images.size()) > options_.max_images)
     reject(413, "too_many_images", "{} images in one clustering request, over this server's {}", images.size(),
@@ -283,6 +285,10 @@ ClusterResult FaceService::cluster(const std::vector<Upload>& images, const Face
     }
   }
   if (r.faces.empty()) return r;
+  // Without an override, the cluster tool's default: the model's distance at FAR 0.1 / faces
+  // (deploy/cluster/cluster_threshold.h); a model without strict thresholds keeps its verification one.
+  if (!threshold && !far_thresholds_.empty())
+    r.threshold = default_cluster_threshold(far_thresholds_, static_cast<int64_t>(r.faces.size())).threshold;
   torch::Tensor embeddings = batcher_->embed(torch::stack(rows));
   NeighbourGraphOptions graph;
   graph.index = "flat";  // a request's few faces: the exact scan

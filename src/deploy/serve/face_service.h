@@ -146,7 +146,9 @@ class FaceService {
                      const FaceOptions& options);
   // Every face of every image (a group photo gives one per person), grouped by person as the
   // cluster tool groups them (deploy/cluster/cluster_method.h): `method` "chinese-whispers" or
-  // "agglomerative", cut at `threshold` or the model's. An image that cannot be read is skipped
+  // "agglomerative", cut at `threshold` or the cluster tool's default for this many faces
+  // (deploy/cluster/cluster_threshold.h; the model's verification threshold when it records no
+  // strict thresholds). An image that cannot be read is skipped
   // and named in `unreadable`; one without a face in `no_face`. RequestError 400 for a bad method
   // or threshold or no image, 413 for more than max_images images.
   ClusterResult cluster(const std::vector<Upload>& images, const FaceOptions& options, const std::string& method,
@@ -163,6 +165,7 @@ class FaceService {
   ServiceOptions options_;
   std::unique_ptr<DeployedModel> deployed_;  // the model, its threshold and its recipe's faces
   double threshold_ = 0;
+  std::vector<std::pair<double, double>> far_thresholds_;  // the model's strict thresholds (clustering's default)
   std::string recipe_;
   std::vector<std::string> startup_warnings_;
   FaceReadOptions aligned_options_;
