@@ -5,7 +5,8 @@
 #   BUILD_DIR (default build), MODEL (default: the released model), THREADS (intra-op, 0 = all),
 #   DETECTORS (0 = one per core), MAX_BATCH (32; 1 = no batching), DURATION (s per level, 20),
 #   OUT (default experiments/serve/load.json), DETECTOR (hog | mmod; default: the model recipe's),
-#   UPSAMPLE (the detector's upsampling, default 1)
+#   UPSAMPLE (the detector's upsampling, default 1), PRECISION (the model's and the CNN detector's:
+#   fp32 | bf16 | auto, default fp32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -24,7 +25,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null;
 trap cleanup EXIT
 model=(); [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
 [ -n "${DETECTOR:-}" ] && model+=(--detector "$DETECTOR")
-model+=(--upsample "${UPSAMPLE:-1}")
+model+=(--upsample "${UPSAMPLE:-1}" --precision "${PRECISION:-fp32}")
 "$BUILD_DIR/serve" --listen 127.0.0.1:0 --gallery "bench=$work/bench.db" "${model[@]}" --threads "$THREADS" \
     --detectors "$DETECTORS" --max-batch "$MAX_BATCH" > "$work/serve.log" 2>&1 &
 pid=$!

@@ -55,6 +55,8 @@ std::vector<std::pair<double, double>> DeployedModel::far_thresholds() const {
 FaceReadOptions DeployedModel::read_options(bool aligned) const {
   FaceReadOptions o = faces_for_model(recipe_, static_cast<int>(embedder_->input_size()), aligned,
                                       aligned ? 1 : options_.upsample, aligned ? "" : options_.detector);
+  // The CNN detector computes as the model does (it runs on the CPU whatever the model's device).
+  o.align.detector_precision = resolve_precision(options_.precision, torch::Device(torch::kCPU));
   o.read = options_.read;
   return o;
 }

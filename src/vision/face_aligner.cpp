@@ -172,7 +172,7 @@ struct FaceAligner::Models {
 FaceAligner::FaceAligner(const AlignOptions& options) : options_(options), models_(std::make_unique<Models>()) {
   alignment_steps::check_options(options_);
   models_->predictor = alignment_steps::load_predictor(options_.predictor);
-  if (options_.detector == FaceDetector::mmod) models_->mmod = std::make_unique<MmodDetector>(find_mmod_file());
+  if (options_.detector == FaceDetector::mmod) models_->mmod = std::make_unique<MmodDetector>(find_mmod_file(), options_.detector_precision);
 }
 
 FaceAligner::~FaceAligner() = default;

@@ -43,6 +43,8 @@
 #include <string>
 #include <vector>
 
+#include "model/precision.h"
+
 namespace face {
 
 enum class LandmarkSet { outer_eyes_and_nose, inner_eyes_and_bottom_lip };  // dlib 68-point indices {36,45,33} / {39,42,57}
@@ -58,6 +60,8 @@ struct AlignOptions {
   LandmarkSet landmarks = LandmarkSet::outer_eyes_and_nose;
   FaceDetector detector = FaceDetector::hog;
   int upsample = 1;                      // detector upsampling
+  Precision detector_precision = Precision::fp32;  // mmod's network (how it computes, not what it
+                                         // frames: not part of the recipe; vision/mmod_detector.h)
   FacePick pick = FacePick::nearest_centre;
   NoFace no_face = NoFace::centre_crop;
   std::string predictor = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";

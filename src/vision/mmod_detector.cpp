@@ -36,10 +36,41 @@ void MmodNetImpl::add_affine(torch::Tensor scale, torch::Tensor shift) {
 
 void MmodNetImpl::add_relu() { steps_.push_back({Kind::relu, 0}); }
 
+void MmodNetImpl::set_precision(Precision precision) {
+  if (precision == Precision::bf16) {
+    // Each affine folded into the convolution before it (one pass over the activations less per
+    // layer; in fp32 the layers stay as dlib computes them), then bf16 in channels-last, which
+    // oneDNN's AMX kernels take directly.
+    torch::NoGradGuard no_grad;
+    std::vector<Step> folded;
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      if (steps_[i].kind == Kind::affine && !folded.empty() && folded.back().kind == Kind::conv) {
+        auto& conv = convs_[folded.back().index];
+        const auto& scale = scales_[steps_[i].index];
+        conv->weight.mul_(scale.view({-1, 1, 1, 1}));
+        conv->bias.mul_(scale.view({-1})).add_(shifts_[steps_[i].index].view({-1}));
+        continue;
+      }
+      folded.push_back(steps_[i]);
+    }
+    steps_ = folded;
+    to(torch::kBFloat16);
+    for (auto& conv : convs_) conv->weight.set_data(conv->weight.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  if (!convs_.empty()) convs_.back()->to(torch::kFloat32);
+}
+
 torch::Tensor MmodNetImpl::forward(torch::Tensor x) {
   for (const auto& s : steps_) {
     switch (s.kind) {
-      case Kind::conv: x = convs_[s.index]->forward(x); break;
+      case Kind::conv: {
+        const auto type = convs_[s.index]->weight.scalar_type();
+        if (x.scalar_type() != type)
+          x = x.to(type).contiguous(type == torch::kBFloat16 ? torch::MemoryFormat::ChannelsLast
+                                                              : torch::MemoryFormat::Contiguous);
+        x = convs_[s.index]->forward(x);
+        break;
+      }
       case Kind::affine: x = torch::addcmul(shifts_[s.index], x, scales_[s.index]); break;
       case Kind::relu: x = torch::relu_(x); break;
     }
@@ -223,7 +254,10 @@ torch::Tensor tiled_pyramid(const cv::Mat& rgb, const MmodConfig& config, std::v
 
 // ---- detection ------------------------------------------------------------------------------
 
-MmodDetector::MmodDetector(const std::filesystem::path& dat) : model_(import_mmod(dat)) {}
+MmodDetector::MmodDetector(const std::filesystem::path& dat, Precision precision)
+    : model_(import_mmod(dat)), precision_(precision) {
+  model_.net->set_precision(precision_);
+}
 
 std::vector<MmodDetection> MmodDetector::detect(const cv::Mat& rgb, int upsample, double threshold) {
   if (rgb.empty() || rgb.type() != CV_8UC3) fail("MMOD detection needs an 8-bit 3-channel RGB image");

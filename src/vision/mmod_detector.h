@@ -36,6 +36,12 @@
 // box regression is supported. Every failure names the file: missing, truncated, not a dlib MMOD
 // network, or an unsupported layer.
 //
+// Precision: fp32 reproduces dlib's forward (the parity tests). bf16 runs the network in bfloat16
+// but its last convolution (weights converted once; the score map, the pyramid and the box logic
+// stay in float); the network is 4-5x faster where the CPU computes bf16 natively (AMX). A score
+// near the threshold can fall on the other side, so a borderline face may come or go
+// (tests/vision/mmod_detector_test.cpp measures it). Tools pass their --precision.
+//
 // An MmodDetector is not thread-safe (LibTorch's intra-op threads parallelise one detection):
 // create one per thread.
 #pragma once
@@ -46,6 +52,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "model/precision.h"
 
 namespace face {
 
@@ -74,7 +82,10 @@ class MmodNetImpl : public torch::nn::Module {
   void add_conv(torch::Tensor weight, torch::Tensor bias, const Conv& geometry);  // weight (out, in, kr, kc)
   void add_affine(torch::Tensor scale, torch::Tensor shift);
   void add_relu();
-  torch::Tensor forward(torch::Tensor x);
+  // bf16: every layer but the last convolution in bfloat16. The score map stays float: in bf16
+  // neighbouring windows' scores (~1-2) would tie at 1/128 steps, and the tie would move boxes.
+  void set_precision(Precision precision);
+  torch::Tensor forward(torch::Tensor x);  // x is cast to each convolution's type before it
 
   // An output position back to the input tensor (dlib's output_tensor_to_input_tensor).
   cv::Point2d output_to_input(cv::Point2d p) const;
@@ -123,7 +134,7 @@ struct MmodDetection {
 
 class MmodDetector {
  public:
-  explicit MmodDetector(const std::filesystem::path& dat = find_mmod_file());
+  explicit MmodDetector(const std::filesystem::path& dat = find_mmod_file(), Precision precision = Precision::fp32);
 
   // requires: rgb is CV_8UC3 RGB (face::Error otherwise); 0 <= upsample <= 4.
   // ensures: the faces dlib's cnn_face_detection_model_v1(rgb, upsample) finds, in decreasing
@@ -132,9 +143,11 @@ class MmodDetector {
 
   const MmodConfig& config() const { return model_.config; }
   MmodNet& net() { return model_.net; }
+  Precision precision() const { return precision_; }
 
  private:
   MmodModel model_;
+  Precision precision_;
 };
 
 }  // namespace face

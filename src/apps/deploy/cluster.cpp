@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   try {
     const auto start = std::chrono::steady_clock::now();
     collect.threads = face::configure_threads(threads);
+    collect.detector_precision = face::resolve_precision(precision, torch::Device(torch::kCPU));
     face::claim_output_dir(out, overwrite);
     face::DeployedModelOptions model_options;
     model_options.model = model, model_options.device = device_name, model_options.precision = precision;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "apps/cli_checks.h"
+#include "model/precision.h"
 #include "util/error.h"
 #include "util/progress.h"
 #include "util/threads.h"
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Align faces: an image tree -> the same tree of aligned crops (dlib HOG or CNN + 68 landmarks, OpenFace template)"};
   face::AlignTreeOptions s;
   std::string input, output, manifest, landmarks = "outer", pick = "centre", no_face = "centre-crop",
-              templ = "openface", format = "same", detector = "hog";
+              templ = "openface", format = "same", detector = "hog", precision = "fp32";
   int threads = 0;
   app.add_option("input", input, "folder of images (<identity>/<image> or flat)")->required();
   app.add_option("output", output, "folder for the aligned tree")->required();
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
                  "--upsample 0 about 2x faster than HOG at 1, at 1 about 1.8x slower)")
       ->capture_default_str()->check(CLI::IsMember({"hog", "mmod"}));
   face::cli::add_upsample(app, s.align.upsample);
+  face::cli::add_precision(app, precision)->description("mmod's network: auto | fp32 | bf16 (auto: bf16 where the CPU computes it natively)");
   app.add_option("--pick", pick, "which face: centre (nearest the image centre, LFW-style) or largest")
       ->capture_default_str()->check(CLI::IsMember({"centre", "center", "largest"}));
   app.add_option("--no-face", no_face, "when no face is found: skip, or centre-crop (status fallback)")
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
     s.output = output;
     s.manifest = manifest;
     s.format = face::parse_output_format(format);
+    s.align.detector_precision = face::resolve_precision(precision, torch::Device(torch::kCPU));
     s.align.templ = face::parse_align_template(templ);
     s.align.landmarks = face::parse_landmark_set(landmarks);
     s.align.pick = face::parse_face_pick(pick);

@@ -3,7 +3,7 @@
 // and the per-photo detection time of each.
 //
 //   bench_detect IMAGES_DIR [--every 1] [--limit 0] [--hog-upsample 1] [--mmod-upsample 0]
-//                [--threads N] [--misses FILE] [--boxes FILE]
+//                [--precision fp32|bf16|auto] [--threads N] [--misses FILE] [--boxes FILE]
 //
 // HOG runs as align runs it (dlib::pyramid_up `--hog-upsample` times, then the frontal face
 // detector; dlib's detector is single-threaded); MMOD on LibTorch's --threads intra-op threads.
@@ -56,12 +56,14 @@ int main(int argc, char** argv) {
   CLI::App app{"dlib's HOG face detector beside the MMOD CNN detector: faces found and time per photo"};
   std::string dir, misses_file, boxes_file;
   int every = 1, limit = 0, hog_upsample = 1, mmod_upsample = 0, threads = 0;
+  std::string precision = "fp32";
   app.add_option("images", dir, "folder of photos (any depth)")->required();
   app.add_option("--every", every, "use every Nth photo (sorted by path)")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_option("--limit", limit, "at most this many photos (0 = all)")->capture_default_str()->check(CLI::Range(0, 10000000));
   app.add_option("--hog-upsample", hog_upsample, "HOG: times the photo is doubled first (align's --upsample)")
       ->capture_default_str()->check(CLI::Range(0, 4));
   app.add_option("--mmod-upsample", mmod_upsample, "MMOD: times the photo is doubled first")->capture_default_str()->check(CLI::Range(0, 4));
+  face::cli::add_precision(app, precision)->description("MMOD's network: auto | fp32 | bf16");
   app.add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores)")->capture_default_str()->check(face::cli::threads());
   app.add_option("--misses", misses_file, "write the photos where HOG finds no face here");
   app.add_option("--boxes", boxes_file, "write both boxes of the photos where each finds one face here");
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
     }
     if (photos.empty()) face::fail("no images under '{}'", dir);
     dlib::frontal_face_detector hog = dlib::get_frontal_face_detector();
-    face::MmodDetector mmod;
+    face::MmodDetector mmod(face::find_mmod_file(), face::resolve_precision(precision, torch::Device(torch::kCPU)));
     mmod.detect(face::read_rgb(photos[0]).rgb, mmod_upsample);  // warms oneDNN up; not counted
 
     std::vector<double> hog_times, mmod_times;
@@ -126,15 +128,16 @@ int main(int argc, char** argv) {
                at::get_num_threads());
     fmt::print("  HOG  (upsample {})  {:6} faces, no face in {:5} photos, {:7.1f} ms/photo median, {:7.1f} mean\n",
                hog_upsample, hog_faces, hog_missed, 1000 * median(hog_times), 1000 * mean(hog_times));
-    fmt::print("  MMOD (upsample {})  {:6} faces, {:5} of HOG's misses found ({} missed by both), {:7.1f} ms/photo "
+    fmt::print("  MMOD (upsample {}, {})  {:6} faces, {:5} of HOG's misses found ({} missed by both), {:7.1f} ms/photo "
                "median, {:7.1f} mean\n",
-               mmod_upsample, mmod_faces, hog_missed_mmod_found, both_missed, 1000 * median(mmod_times),
+               mmod_upsample, face::precision_name(mmod.precision()), mmod_faces, hog_missed_mmod_found, both_missed, 1000 * median(mmod_times),
                1000 * mean(mmod_times));
     nlohmann::json j = {{"bench", "detect"},
                         {"photos", n},
                         {"threads", at::get_num_threads()},
                         {"hog_upsample", hog_upsample},
                         {"mmod_upsample", mmod_upsample},
+                        {"mmod_precision", face::precision_name(mmod.precision())},
                         {"hog_faces", hog_faces},
                         {"mmod_faces", mmod_faces},
                         {"hog_no_face", hog_missed},

@@ -179,6 +179,7 @@ ImageEmbeddings embed_from_images(const Options& o, const face::PairIndex& index
       if (read.align.templ == face::AlignTemplate::openface) read.align.landmarks = face::parse_landmark_set(o.landmarks);
       read.align.predictor = o.predictor;
       if (!o.detector.empty()) read.align.detector = face::parse_face_detector(o.detector);
+      read.align.detector_precision = face::precision_from_name(o.precision);  // resolved in main
       rec.warnings.push_back("images aligned on the fly: " + read.align.recipe());
     } else if (o.centre_crop > 0) {
       read.framing = face::Framing::centre_crop;

@@ -139,6 +139,7 @@ FaceCollection collect_faces(const std::vector<fs::path>& images, Embedder& embe
   const int size = static_cast<int>(embedder.input_size());
   const std::string model_recipe = embedder.metadata("align_recipe");
   FaceReadOptions read = faces_for_model(model_recipe, size, o.aligned, o.upsample, o.detector);
+  read.align.detector_precision = o.detector_precision;
 
   FaceCollection c;
   c.images = images;

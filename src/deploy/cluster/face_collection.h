@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "model/embedder.h"
+#include "model/precision.h"
 #include "util/progress.h"
 
 namespace face {
@@ -49,6 +50,7 @@ struct CollectOptions {
   bool aligned = false;                 // each file is one aligned face (no detection)
   int upsample = 1;                     // the detector's upsampling (0..4): 1 finds faces down to ~40 px
   std::string detector;                 // "hog" | "mmod" in place of the model recipe's; "": the recipe's
+  Precision detector_precision = Precision::fp32;  // mmod's network (vision/mmod_detector.h)
   int threads = 1;                      // photos decoded and aligned at once (one aligner each, ~100 MB)
   int64_t batch = 64;                   // faces per forward pass
   int64_t chunk = 256;                  // photos between cache writes
