@@ -15,7 +15,6 @@
 //                       distance, threshold (float), weights_fingerprint, training_run,
 //                       source, export_info        (m.threshold in Python, attr() in C++),
 //                       and far_thresholds (JSON text [[far, threshold], ...]) when measured
-
 //   extra file          "facenet.json": all of the above as one JSON object
 //                       (torch.jit.load(f, _extra_files={"facenet.json": ""}))
 // weights_fingerprint equals model_file.h's weights_fingerprint of the C++ model, so galleries
@@ -25,9 +24,9 @@
 
 #include <filesystem>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 #include "model/nn4.h"
 #include "model/traced_network.h"

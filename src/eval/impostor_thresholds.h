@@ -3,10 +3,11 @@
 //
 // Why: a verification list holds too few impostor pairs for the rates that matter outside a
 // benchmark. LFW View 1 has 500, so FAR 1e-3 rests on half a pair and FAR 1e-4 is out of reach;
-// but its 1,549 images of 1,0xx people make about a million pairs of different people. Clustering
-// a collection works at such rates (each face meets thousands of strangers, so one false edge in
-// ten thousand already merges people), and `cluster` defaults to the FAR 1e-4 distance that
-// `export --report` records from here (deploy/export.h "cluster_threshold").
+// but its 1,549 images of 963 people make 1,197,943 pairs of different people. Clustering a
+// collection works at such rates (each face meets thousands of strangers, so one false edge in
+// ten thousand already merges people): `export --report` records these distances
+// (deploy/export.h "far_thresholds") and `cluster` takes its default from them
+// (deploy/cluster/cluster_threshold.h).
 //
 // For each target FAR f over the N impostor pairs (sorted distances d_0 <= d_1 <= ...), the
 // threshold is d_k with k = floor(f * N): "same" is distance < threshold (eval/pair_scoring.h),

@@ -82,7 +82,8 @@ class MmodNetImpl : public torch::nn::Module {
   void add_conv(torch::Tensor weight, torch::Tensor bias, const Conv& geometry);  // weight (out, in, kr, kc)
   void add_affine(torch::Tensor scale, torch::Tensor shift);
   void add_relu();
-  // bf16: every layer but the last convolution in bfloat16. The score map stays float: in bf16
+  // Once, before the first forward. bf16: the affines folded into the convolutions before them,
+  // every layer but the last convolution in bfloat16. The score map stays float: in bf16
   // neighbouring windows' scores (~1-2) would tie at 1/128 steps, and the tie would move boxes.
   void set_precision(Precision precision);
   torch::Tensor forward(torch::Tensor x);  // x is cast to each convolution's type before it

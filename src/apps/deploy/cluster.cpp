@@ -14,8 +14,8 @@
 // neighbour per ten faces, so it tightens as the collection grows: deploy/cluster/
 // cluster_threshold.h), read off the strict thresholds its export records; --far F reads it at
 // another FAR. A model without them falls back, with a warning, to its verification threshold,
-// which is far too loose for a large collection (experiments/cluster/README.md). --aligned takes each file as one aligned face
-// (an `align` tree). --truth scores the result (eval/clustering_metrics.h): "folders" reads the
+// which is far too loose for a large collection (experiments/cluster/README.md). --aligned
+// takes each file as one aligned face (an `align` tree). --truth scores the result (eval/clustering_metrics.h): "folders" reads the
 // identity from each photo's folder (the face nearest the photo's centre is the labelled one),
 // FILE gives one label per face.
 //
