@@ -17,6 +17,7 @@
 # part of the budget (every row evaluates every 400 steps alike). Every row is selected on LFW
 # View 1 by the trainer, then its best.pt is scored on View 1 by `evaluate` (VAL at strict FARs).
 # View 2 is not used. Resumable: a second call continues unfinished rows and skips finished ones.
+# `run.sh table` prints the README's table from the finished rows.
 #
 #   ROWS  which rows (default "base online lowfar centres")   BUDGET_MIN  (default 11)
 #   CAL_STEPS (default 60)   PRECISION (default auto)
@@ -82,6 +83,30 @@ steps_of() {
   fi
   cat "$OUT/runs/$row.steps"
 }
+
+# `run.sh table`: one line per finished row (the trainer's metrics and evaluate's View 1 report).
+if [ "${1:-}" = table ]; then
+  .venv/bin/python - "$OUT/runs" <<'PY'
+import json, os, statistics, sys
+runs = sys.argv[1]
+print("| row | steps | images | images/s (median window) | LFW View 1 (evaluate) | VAL@1e-2 | VAL@1e-3 | AUC "
+      "| CelebA held-out (last eval) | teacher distance held-out / train |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for row in sorted(d for d in os.listdir(runs) if os.path.isdir(os.path.join(runs, d)) and not d.startswith("cal-")):
+    report = os.path.join(runs, row, "lfw-view1", "report.json")
+    if not os.path.exists(report):
+        continue
+    lines = [json.loads(l) for l in open(os.path.join(runs, row, "metrics.jsonl"))]
+    train = [l for l in lines if l["kind"] == "train"]
+    last = [l for l in lines if l["kind"] == "eval"][-1]
+    m = json.load(open(report))["metrics"]
+    val = {v["far_target"]: v["val_mean"] for v in m["val"]}
+    print(f"| {row} | {last['step']} | {last['step'] * 96:,} | {statistics.median(t['images_per_s'] for t in train):.0f} "
+          f"| {m['accuracy_mean']:.4f} +- {m['accuracy_std']:.4f} | {val[0.01]:.3f} | {val[0.001]:.3f} | {m['auc']:.4f} "
+          f"| {last['validation_accuracy']:.4f} | {last['validation_distill_direct']:.3f} / {last['train_distill_direct']:.3f} |")
+PY
+  exit 0
+fi
 
 mkdir -p "$OUT/runs"
 if [[ "${rows[*]}" == *online* ]] && [ ! -f "$TEACHER" ]; then
