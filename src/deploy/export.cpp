@@ -29,9 +29,7 @@ ExportMetadata export_network(const TraceableNetwork& network, const std::filesy
                               const ExportOptions& options) {
   if (!std::isfinite(options.threshold) || options.threshold <= 0 || options.threshold >= 4)
     fail("export: threshold {} is not a squared L2 distance between unit embeddings (0 < t < 4)", options.threshold);
-  for (const auto& [far, t] : options.far_thresholds)
-    if (!(far > 0 && far < 1) || !(t > 0 && t < 4))
-      fail("export: strict threshold {} at FAR {} is not a squared L2 distance (0 < t < 4) at a FAR in (0, 1)", t, far);
+  check_far_thresholds(options.far_thresholds, "export");
   torch::jit::Module module = trace_network(network, options.example_batch);
   const int64_t size = network.input_size;
 
@@ -85,6 +83,13 @@ ExportMetadata export_network(const TraceableNetwork& network, const std::filesy
   return metadata;
 }
 
+namespace {
+
+struct ReportThresholds {
+  double verification = 0;
+  std::vector<std::pair<double, double>> far_thresholds;
+};
+
 ReportThresholds thresholds_from_report(const std::string& report, const std::string& weights_fingerprint) {
   nlohmann::json json;
   try {
@@ -122,6 +127,15 @@ ReportThresholds thresholds_from_report(const std::string& report, const std::st
       out.far_thresholds.emplace_back(at["far_target"].get<double>(), at["threshold"].get<double>());
     }
   return out;
+}
+
+}  // namespace
+
+void check_far_thresholds(const std::vector<std::pair<double, double>>& table, const std::string& whose) {
+  for (const auto& [far, t] : table)
+    if (!(far > 0 && far < 1) || !(t > 0 && t < 4))
+      fail("{}: strict threshold {} at FAR {} is not a squared L2 distance (0 < t < 4) at a FAR in (0, 1)", whose, t,
+           far);
 }
 
 void set_export_thresholds(ExportOptions& options, const std::string& report, const std::string& weights_fingerprint,

@@ -59,20 +59,17 @@ ExportMetadata export_model(Nn4& model, const std::filesystem::path& path, const
 ExportMetadata export_network(const TraceableNetwork& network, const std::filesystem::path& path,
                               const ExportOptions& options);
 
-// The thresholds of evaluate's JSON report `report`, once its "model"."fingerprint" shows it was
-// measured on these weights (another model's thresholds mean nothing here): the verification
-// threshold ("metrics"."best_threshold", on the squared L2 distance) and, where the report has
-// them, the strict ones ("impostor_thresholds"."at"). face::Error naming the report otherwise.
-struct ReportThresholds {
-  double verification = 0;
-  std::vector<std::pair<double, double>> far_thresholds;
-};
-ReportThresholds thresholds_from_report(const std::string& report, const std::string& weights_fingerprint);
-
-// What export and export_dlib record: with a report (non-empty path), its thresholds, else
-// `threshold` alone.
+// What export and export_dlib record: with a report (non-empty path: evaluate's JSON report), its
+// verification threshold ("metrics"."best_threshold", squared L2) and, where it has them, its
+// strict ones ("impostor_thresholds"."at"), once its "model"."fingerprint" shows it was measured on
+// these weights (another model's thresholds mean nothing here); else `threshold` alone.
+// face::Error naming the report when it is unreadable, of other weights or malformed.
 void set_export_thresholds(ExportOptions& options, const std::string& report, const std::string& weights_fingerprint,
                            double threshold);
+
+// face::Error naming `whose` unless every (far_target, threshold) row is a FAR in (0, 1) and a
+// squared L2 distance in (0, 4): what an export writes and what a reader of one accepts.
+void check_far_thresholds(const std::vector<std::pair<double, double>>& table, const std::string& whose);
 
 // Reads the metadata of an exported file (the "facenet.json" extra file, as text);
 // face::Error naming the file when it is not a facenet-cpp export.

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "deploy/export.h"
 #include "model/precision.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -46,9 +47,7 @@ std::vector<std::pair<double, double>> DeployedModel::far_thresholds() const {
   } catch (const nlohmann::json::exception&) {
     fail("model '{}' records far_thresholds that are not [[far, threshold], ...]: '{}'", name_, recorded);
   }
-  for (const auto& [far, t] : out)
-    if (!(far > 0 && far < 1) || !(t > 0 && t < 4))
-      fail("model '{}' records a strict threshold {} at FAR {}: not a squared L2 distance at a FAR in (0, 1)", name_, t, far);
+  check_far_thresholds(out, fmt::format("model '{}'", name_));
   return out;
 }
 

@@ -76,6 +76,13 @@ const std::vector<std::string> kHogMisses = {
     "Chan_Gailey/Chan_Gailey_0002.jpg",       "Charles_Mathews/Charles_Mathews_0002.jpg",
 };
 
+// dlib's own MMOD network from `file`, the reference every test compares against.
+static dlib_mmod_net dlib_reference(const std::filesystem::path& file) {
+  dlib_mmod_net net;
+  dlib::deserialize(file.string()) >> net;
+  return net;
+}
+
 TEST(MmodDetector, TiledPyramidLevelsMatchDlib) {
   for (auto [rows, cols] : std::vector<std::pair<int, int>>{
            {250, 250}, {480, 640}, {640, 480}, {100, 300}, {37, 41}, {5, 5}, {4, 100}, {1000, 20}, {501, 499}}) {
@@ -103,8 +110,7 @@ TEST(MmodDetector, ImportedNetworkComputesDlibsPyramidAndScores) {
   FACE_REQUIRE_SHARED_DATA();
   REQUIRE_MMOD_MODEL();
   auto file = find_mmod_file();
-  dlib_mmod_net reference;
-  dlib::deserialize(file.string()) >> reference;
+  dlib_mmod_net reference = dlib_reference(file);
   MmodDetector ours(file);
   EXPECT_EQ(ours.net()->parameter_count(), 181141);  // conv weights and biases, folded bn scale and shift
   EXPECT_NEAR(ours.config().nms_iou, 0.338, 1e-3);
@@ -150,8 +156,7 @@ TEST(MmodDetector, FindsTheFacesDlibFindsOnRealPhotos) {
   FACE_REQUIRE_SHARED_DATA();
   REQUIRE_MMOD_MODEL();
   auto file = find_mmod_file();
-  dlib_mmod_net reference;
-  dlib::deserialize(file.string()) >> reference;
+  dlib_mmod_net reference = dlib_reference(file);
   MmodDetector ours(file);
   const auto photos = sample_photos();
   ASSERT_EQ(photos.size(), 30 + kHogMisses.size());
@@ -192,8 +197,7 @@ TEST(MmodDetector, Bf16FindsTheFacesDlibScoresClearlyAndAlignsThemAlike) {
   FACE_REQUIRE_SHARED_DATA();
   REQUIRE_MMOD_MODEL();
   auto file = find_mmod_file();
-  dlib_mmod_net reference;
-  dlib::deserialize(file.string()) >> reference;
+  dlib_mmod_net reference = dlib_reference(file);
   MmodDetector bf16(file, Precision::bf16);
   ASSERT_EQ(bf16.precision(), Precision::bf16);
   int clear = 0, borderline_differences = 0, moved = 0;
