@@ -3,6 +3,7 @@
 //
 //   bench_infer [--arch nn4.small2] [--batch 96] [--steps 5] [--warm 2] [--device cpu|cuda]
 //               [--threads N] [--channels-last|--nchw] [--precision auto|fp32|bf16] [--graph G] [--json]
+//               [--weights CKPT_OR_EXPORT] [--keep-denormals]
 //
 // --graph: what runs the network
 //   eager    the C++ module as trained (batch norm with its statistics), in the layout asked for
@@ -27,11 +28,13 @@
 #include <optional>
 
 #include "apps/cli_checks.h"
+#include "model/embedder.h"
 #include "model/inference_graph.h"
 #include "model/memory_format.h"
 #include "model/nn4.h"
 #include "model/precision.h"
 #include "model/traced_network.h"
+#include "util/denormals.h"
 #include "util/run_info.h"
 #include "util/threads.h"
 
@@ -63,8 +66,8 @@ int main(int argc, char** argv) {
   std::string arch = "nn4.small2", device_name = "cpu";
   int64_t batch = 96;
   int steps = 5, warm = 2, threads = 0;
-  bool channels_last = true, bf16 = false, json = false;
-  std::string graph = "folded", precision_name = "fp32";
+  bool channels_last = true, bf16 = false, json = false, keep_denormals = false;
+  std::string graph = "folded", precision_name = "fp32", weights;
   app.add_option("--arch", arch)->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str()->check(face::cli::batch());
   app.add_option("--steps", steps)->capture_default_str()->check(face::cli::count());
@@ -78,13 +81,21 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"eager", "folded", "frozen", "onednn"}));
   app.add_flag("--json", json, "one JSON line instead of text");
+  app.add_option("--weights", weights, "an nn4 checkpoint or export whose weights to run (its arch); default: random");
+  app.add_flag("--keep-denormals", keep_denormals,
+               "leave flush-to-zero off (tools turn it on, util/threads.h): to measure what denormal weights cost");
   FACE_PARSE_OPTIONS(app, argc, argv);
 
   int used_threads = face::configure_threads(threads);
+  if (keep_denormals) face::set_flush_denormals(false);
   torch::Device device(device_name);
   const auto precision = bf16 ? face::Precision::bf16 : face::resolve_precision(precision_name, device);
   const bool bf16_weights = precision == face::Precision::bf16 && graph == "folded";
   face::Nn4 model{face::Nn4Options(arch)};
+  if (!weights.empty()) {
+    model = face::load_nn4(weights, torch::kCPU).model;
+    arch = model->options().arch();
+  }
   model->eval();
   // The inference graphs run channels-last, as embedders run them; for them --nchw means input
   // handed over in NCHW, converted inside the timed call.
@@ -123,6 +134,7 @@ int main(int argc, char** argv) {
         {"arch", arch}, {"device", device.str()}, {"threads", used_threads}, {"batch", batch},
         {"channels_last", channels_last}, {"precision", face::precision_name(precision)},
         {"bf16_support", face::bf16_support(device)}, {"graph", graph},
+        {"weights", weights.empty() ? "random" : weights}, {"flush_denormals", !keep_denormals},
         {"infer_img_s", rounded(mean, 0.1)}, {"infer_img_s_max", rounded(best, 0.1)},
         {"infer_img_s_median", rounded(median, 0.1)}, {"batch1_ms_min", rounded(latency_min, 0.01)},
         {"batch1_ms_median", rounded(latency_median, 0.01)}, {"run", face::run_info()}};

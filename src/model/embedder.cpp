@@ -214,6 +214,19 @@ std::unique_ptr<Embedder> module_embedder(std::shared_ptr<torch::nn::Module> mod
                                           std::move(description), precision);
 }
 
+namespace {
+
+torch::jit::Module load_script(const std::filesystem::path& path) {
+  try {
+    return torch::jit::load(path.string(), torch::kCPU);
+  } catch (const c10::Error& e) {
+    fail("'{}' is neither a facenet-cpp checkpoint nor a TorchScript module: {}", path.string(),
+         e.what_without_backtrace());
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device,
                                         Precision precision) {
   if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());
@@ -222,19 +235,23 @@ std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const
     std::string arch = loaded.model->options().arch();
     return nn4_embedder(std::move(loaded), device, precision, arch + " " + path.string());
   }
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path.string(), torch::kCPU);
-  } catch (const c10::Error& e) {
-    fail("'{}' is neither a facenet-cpp checkpoint nor a TorchScript module: {}", path.string(),
-         e.what_without_backtrace());
-  }
+  torch::jit::Module module = load_script(path);
   auto metadata = script_metadata(module);
   if (auto nn4 = nn4_from_script(module, metadata)) {
     std::string arch = nn4->model->options().arch();
     return nn4_embedder(std::move(*nn4), device, precision, arch + " export " + path.string(), std::move(metadata));
   }
   return std::make_unique<ScriptEmbedder>(module, std::move(metadata), device, path.string(), precision);
+}
+
+LoadedModel load_nn4(const std::filesystem::path& path, const torch::Device& device) {
+  if (!std::filesystem::exists(path)) fail("model '{}' does not exist", path.string());
+  if (is_model_file(path)) return load_model_file(path, device);
+  torch::jit::Module module = load_script(path);
+  auto nn4 = nn4_from_script(module, script_metadata(module));
+  if (!nn4) fail("'{}' is not an nn4 export (no arch, embedding_dim and matching weights_fingerprint)", path.string());
+  nn4->model->to(device);
+  return std::move(*nn4);
 }
 
 std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device,

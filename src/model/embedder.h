@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "model/model_file.h"
 #include "model/precision.h"
 
 namespace face {
@@ -55,6 +56,11 @@ std::unique_ptr<Embedder> module_embedder(std::shared_ptr<torch::nn::Module> mod
 // TorchScript modules run as frozen graphs (model/inference_graph.h).
 std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& path, const torch::Device& device,
                                         Precision precision = Precision::fp32);
+
+// The nn4 in a facenet-cpp model file, checkpoint or nn4 export, unfolded and trainable, on `device`
+// (the trainer's model.init: fine-tuning a released model). face::Error naming the file when it
+// holds no nn4 (another TorchScript network, an export whose weights do not check out).
+LoadedModel load_nn4(const std::filesystem::path& path, const torch::Device& device);
 
 // A randomly initialised network (seeded); tools using it must warn loudly.
 std::unique_ptr<Embedder> random_embedder(const std::string& arch, uint64_t seed, const torch::Device& device,

@@ -122,6 +122,8 @@ std::vector<Field> schema(TrainConfig& c) {
       number<int64_t>("run.seed", c.run.seed, 0, kMax, true, "seed of model init, sampling, augmentation, mining"),
       text("model.arch", c.model.arch, nn4_architectures(), true, "network architecture"),
       number<int64_t>("model.embedding_dim", c.model.embedding_dim, 1, 4096, true, "embedding size"),
+      since_defaults(text("model.init", c.model.init, {}, true,
+                          "weights to start from: a checkpoint, model file or export of this arch (\"\": random)")),
       text("data.pack", c.data.pack, {}, false, "aligned training pack (build it with `pack`)"),
       number("data.validation_fraction", c.data.validation_fraction, 0.0, 0.9, true,
              "fraction of identities held out for validation"),
@@ -174,6 +176,8 @@ std::vector<Field> schema(TrainConfig& c) {
              "distillation: cosine distance to the centred teacher vector"),
       number("loss.distill.relational_weight", c.loss.distill.relational_weight, 0.0, 1000.0, true,
              "distillation: squared error of the batch's pairwise similarities against the teacher's"),
+      since_defaults(number("loss.distill.centring", c.loss.distill.centring, 0.0, 1.0, true,
+                            "distillation: share of the teacher vectors' mean taken off before matching (1: all)")),
       since_defaults(number("loss.low_far.weight", c.loss.low_far.weight, 0.0, 1000.0, true,
                             "weight of the low-FAR term: the teacher's decisions at strict thresholds (0: off; "
                             "needs teacher targets)")),

@@ -33,6 +33,10 @@ struct RunConfig {
 struct ModelConfig {
   std::string arch = "nn4.small2";
   int64_t embedding_dim = 128;
+  // Weights to start from: a checkpoint, model file or export of this arch and embedding size
+  // (fine-tuning a released model); "": seeded random initialisation. A resumed run takes its
+  // checkpoint's weights instead.
+  std::string init;
 };
 struct DataConfig {
   std::string pack;                    // aligned training pack (see `pack`)
@@ -115,7 +119,7 @@ struct RuntimeConfig {
   bool channels_last = true;       // the fast layout on CPU and CUDA (model/memory_format.h)
   bool cudnn_benchmark = true;
   int64_t threads = 0;             // intra-op CPU threads, 0 = all cores
-  bool flush_denormals = false;    // FTZ/DAZ in every CPU thread (util/denormals.h)
+  bool flush_denormals = true;    // FTZ/DAZ in every CPU thread (util/denormals.h)
 };
 struct CheckpointConfig {
   int64_t every_steps = 1000;  // 0 = never by count

@@ -33,7 +33,8 @@ DistillationData load_distillation_data(const TrainConfig& config, const Pack& p
       out.unlabelled_images = d.on_device ? extra.images.to(device) : extra.images;
       train = torch::cat({train, unlabelled});
     }
-    torch::Tensor mean = train.mean(0);
+    torch::Tensor centre = train.mean(0);
+    torch::Tensor mean = centre * config.loss.distill.centring;
     out.mean = mean.to(device);
     if (!d.online_teacher.empty()) {
       out.teacher = load_embedder(d.online_teacher, device);
@@ -56,7 +57,7 @@ DistillationData load_distillation_data(const TrainConfig& config, const Pack& p
     if (unlabelled.defined()) out.unlabelled_targets = centre_targets(unlabelled, mean).to(device);
     if (is_main)
       fmt::print("distillation: teacher targets {} ({} x {}), mean cosine to their centre {:.3f}{}\n", path.string(),
-                 targets.size(0), targets.size(1), (train.matmul(mean) / mean.norm()).mean().item<double>(),
+                 targets.size(0), targets.size(1), (train.matmul(centre) / centre.norm()).mean().item<double>(),
                  unlabelled.defined() ? fmt::format(", {} unlabelled faces from {}", unlabelled.size(0), d.unlabelled_pack)
                                       : "");
   } catch (const Error& err) {

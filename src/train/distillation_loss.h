@@ -22,6 +22,11 @@ struct DistillationOptions {
   double weight = 0;             // 0: no distillation (the triplet loss alone, as before)
   double direct_weight = 1;      // cosine term
   double relational_weight = 1;  // pairwise-similarity term
+  // Share of the mean taken off the targets (centre_targets(targets, centring * mean)): 1 removes
+  // the shared component entirely; less keeps part of it, and with it more of the teacher's
+  // ranking of its closest pairs of different people, which full centring reorders
+  // (experiments/nn4-strict).
+  double centring = 1;
 };
 
 struct DistillationTerms {

@@ -19,6 +19,7 @@
 #include "data/augment.h"
 #include "data/identity_split.h"
 #include "data/validation_pairs.h"
+#include "model/embedder.h"
 #include "model/memory_format.h"
 #include "model/precision.h"
 #include "train/distributed.h"
@@ -152,10 +153,27 @@ IdentitySplit Trainer::split_identities() {
 
 void Trainer::build_model() {
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
+  if (!config_.model.init.empty()) init_weights(config_.model.init);
   model_->to(device_);
   if (config_.runtime.channels_last) use_channels_last(*model_);
   heads_ = make_loss_heads({config_, pack_, train_images_, device_, dist_.get(), is_main(), distill_.targets});
   optimiser_ = make_optimiser(config_.optimiser, trained_parameters());
+}
+
+// model.init: every parameter and buffer from another model file of the same shape (fine-tuning).
+// Before channels-last and the optimiser, so both see the loaded weights.
+void Trainer::init_weights(const std::string& file) {
+  LoadedModel from = load_nn4(file, torch::kCPU);
+  const auto& o = from.model->options();
+  if (o.arch() != config_.model.arch || o.embedding_dim() != config_.model.embedding_dim)
+    fail("model.init '{}' is {} with {}-d embeddings, the config asks for {} with {}-d", file, o.arch(),
+         o.embedding_dim(), config_.model.arch, config_.model.embedding_dim);
+  torch::NoGradGuard no_grad;
+  auto source = from.model->named_parameters();
+  for (auto& p : model_->named_parameters()) p.value().copy_(source[p.key()]);
+  auto buffers = from.model->named_buffers();
+  for (auto& b : model_->named_buffers()) b.value().copy_(buffers[b.key()]);
+  if (is_main()) fmt::print("model.init: weights {} from {}\n", weights_fingerprint(*model_), file);
 }
 
 // Every rank starts from rank 0's weights and statistics; gradients are averaged from here on.

@@ -94,6 +94,7 @@ class Trainer {
   void start_runtime();
   IdentitySplit split_identities();
   void build_model();
+  void init_weights(const std::string& file);
   void join_ranks();
   void write_run_record(const IdentitySplit& split, const TrainerOptions& options);
   void add_builtin_hooks();

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "util/denormals.h"
 #include "util/error.h"
 
 namespace face {
@@ -15,6 +16,7 @@ int configure_threads(int requested) {
   int n = requested > 0 ? requested : static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   at::set_num_threads(n);
+  set_flush_denormals(true);
   return at::get_num_threads();
 }
 

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <numeric>
+
 #include "deploy/export.h"
 #include "model/embedder.h"
 #include "model/model_file.h"
 #include "model/nn4.h"
 #include "test_support.h"
+#include "train/distillation_data.h"
 #include "train/distillation_loss.h"
 #include "train/teacher_targets.h"
 #include "train/trainer.h"
@@ -225,4 +228,33 @@ TEST(TrainerDistillation, OnlineTeacherTeachesAsItsTargetsWithoutAugmentationAnd
     EXPECT_NE(std::string(e.what()).find("is not the teacher of the targets"), std::string::npos) << e.what();
   }
   EXPECT_THROW(smoke(runs.path, {"data.online_teacher=" + file.string()}), face::Error);  // no teacher term
+}
+
+TEST(TrainerDistillation, CentringTakesTheConfiguredShareOfTheMeanOff) {
+  TempDir runs;
+  ProjectionTeacher teacher;
+  face::Pack pack = face::load_pack(pack_file());
+  face::ensure_teacher_targets(teacher, pack, face::default_targets_path(pack_file()));
+  namespace F = torch::nn::functional;
+  torch::Tensor raw = face::targets_for_pack(face::default_targets_path(pack_file()), pack);
+  std::vector<int64_t> all(static_cast<size_t>(pack.images.size(0)));
+  std::iota(all.begin(), all.end(), int64_t{0});
+  torch::Tensor mean = raw.mean(0);
+  auto mean_cosine = [](const torch::Tensor& t) {  // between different rows
+    auto c = t.matmul(t.t());
+    return ((c.sum() - c.diagonal().sum()) / (c.size(0) * (c.size(0) - 1))).item<double>();
+  };
+  std::vector<double> cosines;
+  for (double share : {0.0, 0.5, 1.0}) {
+    auto config = smoke(runs.path, {"model.embedding_dim=16", "loss.triplet_weight=0", "loss.distill.weight=1",
+                                    "loss.distill.centring=" + std::to_string(share)});
+    auto data = face::load_distillation_data(config, pack, all, torch::kCPU, false);
+    auto expected = F::normalize(raw - share * mean, F::NormalizeFuncOptions().dim(1));
+    EXPECT_TRUE(torch::allclose(data.targets, expected, 1e-5, 1e-6)) << "centring " << share;
+    cosines.push_back(mean_cosine(data.targets));
+  }
+  // The shared component fades as more of the mean is taken off.
+  EXPECT_GT(cosines[0], cosines[1]);
+  EXPECT_GT(cosines[1], cosines[2]);
+  EXPECT_THROW(smoke(runs.path, {"loss.distill.centring=1.5"}), face::Error);
 }

@@ -6,11 +6,14 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <thread>
+
 #include "model/embedder.h"
 #include "model/local_response_norm.h"
 #include "model/nn4.h"
 #include "model/precision.h"
 #include "util/denormals.h"
+#include "util/threads.h"
 #include "util/error.h"
 
 using namespace face;
@@ -116,6 +119,7 @@ TEST(Precision, Bf16TrainingStepKeepsFp32MasterWeightsAndLearns) {
 
 TEST(Denormals, FlushIsSetInEveryIntraOpThread) {
   at::set_num_threads(2);
+  set_flush_denormals(false);  // another test in this process may have set it
   auto tiny = torch::full({1 << 18}, 1e-39f);  // made before: under FTZ the fill itself would flush
   ASSERT_EQ(tiny.count_nonzero().item<int64_t>(), 1 << 18);
   const int set = set_flush_denormals(true);
@@ -127,4 +131,19 @@ TEST(Denormals, FlushIsSetInEveryIntraOpThread) {
   set_flush_denormals(false);
   EXPECT_FALSE(flush_denormals_on());
   EXPECT_EQ((tiny * 2.0f).count_nonzero().item<int64_t>(), 1 << 18) << "cleared again in every worker";
+}
+
+TEST(Denormals, ConfiguringThreadsFlushesThemInEveryWorker) {
+  at::set_num_threads(2);
+  set_flush_denormals(false);
+  auto tiny = torch::full({1 << 18}, 1e-39f);
+  ASSERT_EQ(tiny.count_nonzero().item<int64_t>(), 1 << 18);
+  EXPECT_EQ(configure_threads(2), 2);
+  if (!flush_denormals_on()) GTEST_SKIP() << "this CPU has no flush-to-zero mode";
+  EXPECT_EQ((tiny * 2.0f).count_nonzero().item<int64_t>(), 0) << "some worker kept denormals";
+  // A thread started afterwards computes the same way (it inherits the mode).
+  bool on_in_new_thread = false;
+  std::thread([&] { on_in_new_thread = flush_denormals_on(); }).join();
+  EXPECT_TRUE(on_in_new_thread);
+  set_flush_denormals(false);
 }

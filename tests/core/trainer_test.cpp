@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "deploy/export.h"
 #include "model/model_file.h"
 #include "test_support.h"
 #include "trainer_fixture.h"
@@ -177,4 +178,36 @@ TEST(Trainer, RunJsonRecordsTheCommandLineAsTyped) {
   const std::string command = run["command_line"];
   EXPECT_NE(command.find("run.name=" + name), std::string::npos) << command;
   EXPECT_EQ(command.find("\\\""), std::string::npos) << "escaped twice: " << command;
+}
+
+TEST(Trainer, InitStartsFromAnotherRunsWeightsOrItsExportAndRefusesAnotherShape) {
+  TempDir runs;
+  face::Trainer first(smoke(runs.path, {"run.name=first", "length.steps=3", "checkpoint.every_steps=0"}),
+                      face::load_pack(pack_file()));
+  first.train();
+  const std::string trained = face::weights_fingerprint(*first.model());
+  auto checkpoint = runs.path / "first" / face::checkpoint_name(3);
+  auto exported = runs.path / "first.export.pt";
+  face::ExportOptions export_options;
+  export_options.threshold = 1.0;
+  face::export_model(first.model(), exported, export_options);
+  // Differently seeded, so only model.init can make the weights equal.
+  for (const auto& from : {checkpoint, exported}) {
+    face::Trainer tuned(smoke(runs.path, {"run.name=tuned-" + from.stem().string(), "run.seed=7",
+                                          "model.init=" + from.string(), "length.steps=1"}),
+                        face::load_pack(pack_file()));
+    EXPECT_EQ(face::weights_fingerprint(*tuned.model()), trained) << from;
+  }
+  face::Trainer fresh(smoke(runs.path, {"run.name=fresh", "run.seed=7"}), face::load_pack(pack_file()));
+  EXPECT_NE(face::weights_fingerprint(*fresh.model()), trained);
+  try {
+    face::Trainer other(smoke(runs.path, {"run.name=other", "model.embedding_dim=16", "model.init=" + exported.string()}),
+                        face::load_pack(pack_file()));
+    FAIL() << "a 128-d model was loaded into a 16-d one";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(exported.string()), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(face::Trainer(smoke(runs.path, {"run.name=gone", "model.init=" + (runs.path / "no.pt").string()}),
+                             face::load_pack(pack_file())),
+               face::Error);
 }

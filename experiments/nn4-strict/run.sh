@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Issue #25, item 1: what sets the released student's strict-threshold behaviour. Embeds every
+# image of an LFW View 1 list with the released model and with its teacher (dlib's ResNet) and
+# runs tools/impostor_tail.py: the distances at FAR 1e-2..1e-4 over every pair of different
+# people, and the closest impostor pairs with the teacher's view of them and their alignment.
+#
+#   experiments/nn4-strict/run.sh [TREE] [PAIRS] [MODEL]
+#     TREE   aligned chip tree (default experiments/data/lfw-chip: tools/run.sh's)
+#     PAIRS  LFW list (default ../shared/data/lfw/pairsDevTest.txt: View 1, never View 2)
+#     MODEL  the student (default: the released model)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TREE="${1:-experiments/data/lfw-chip}"
+PAIRS="${2:-../shared/data/lfw/pairsDevTest.txt}"
+MODEL="${3:-models/nn4.small2-celeba-distilled.pt}"
+OUT=experiments/nn4-strict/out/$(basename "$TREE")-$(basename "$PAIRS" .txt)-$(basename "$MODEL" .pt)
+mkdir -p "$OUT"
+# Every image the list names, once, as TREE/PERSON/PERSON_NNNN.jpg.
+.venv/bin/python - "$PAIRS" "$TREE" > "$OUT/images.txt" <<'PY'
+import sys
+pairs, tree = sys.argv[1], sys.argv[2]
+seen = []
+with open(pairs) as f:
+    next(f)
+    for line in f:
+        p = line.split()
+        if len(p) == 3: items = [(p[0], p[1]), (p[0], p[2])]
+        elif len(p) == 4: items = [(p[0], p[1]), (p[2], p[3])]
+        else: continue
+        for name, i in items:
+            path = f"{tree}/{name}/{name}_{int(i):04d}.jpg"
+            if path not in seen: seen.append(path)
+print("\n".join(sorted(seen)))
+PY
+build/embed --list "$OUT/images.txt" --model "$MODEL" --out "$OUT/student.npy" --names "$OUT/student.txt"
+build/embed --list "$OUT/images.txt" --model dlib-resnet --out "$OUT/teacher.npy" --names "$OUT/teacher.txt"
+# Names relative to the tree, as the manifest records them.
+for m in student teacher; do sed -i "s|^$TREE/||" "$OUT/$m.txt"; done
+.venv/bin/python tools/impostor_tail.py --student "$OUT/student.npy" --student-names "$OUT/student.txt" \
+  --teacher "$OUT/teacher.npy" --teacher-names "$OUT/teacher.txt" --manifest "$TREE/align_manifest.jsonl" \
+  --pairs "$PAIRS" --json "$OUT/tail.json" | tee "$OUT/tail.txt"
