@@ -12,11 +12,11 @@
 #
 #   experiments/nn4-finetune/run.sh            # trains
 #   experiments/nn4-finetune/run.sh release    # scores best.pt the way nn4-long/run.sh does
-#   STEPS (default 2400)  CENTRING (default 0.5)  LR (default 0.0005)  SEED (default 0)
+#   STEPS (default 1800)  CENTRING (default 0.5)  LR (default 0.0005)  SEED (default 0)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/nn4-finetune
-STEPS="${STEPS:-2400}"
+STEPS="${STEPS:-1800}"
 CENTRING="${CENTRING:-0.5}"
 LR="${LR:-0.0005}"
 SEED="${SEED:-0}"
@@ -31,19 +31,11 @@ if [ "${1:-}" != release ]; then
     --set logging.progress=false >> "$OUT/runs/$NAME.log" 2>&1
   exit 0
 fi
-# The release path of experiments/nn4-long/run.sh: View 1 on the chip tree, export, View 1 as the
-# guard test runs it, then the strict-threshold tail on View 1 (experiments/nn4-strict).
-# View 2 is scored by hand, once, only for a candidate that beats the model card on View 1.
+# The release path (tools/release_candidate.sh), then the strict-threshold tail on View 1
+# (experiments/nn4-strict). View 2 is scored by hand, once, only for a candidate that beats the
+# model card on View 1.
 RUN="$OUT/runs/$NAME"
-DATA=../shared/data
-recipe=$(head -1 experiments/data/lfw-chip/align_manifest.jsonl | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["recipe"])')
-build/evaluate --pairs $DATA/lfw/pairsDevTest.txt --images experiments/data/lfw-chip --model "$RUN/best.pt" \
-  --out "$RUN/lfw-view1" > "$RUN/lfw-view1.log" 2>&1
-build/export --checkpoint "$RUN/best.pt" --report "$RUN/lfw-view1/report.json" --align-recipe "$recipe" \
-  --training-run "$(git rev-parse --short HEAD) configs/nn4-cpu.yaml $OUT $NAME best.pt" --out "$RUN/candidate.pt"
-FACE_MODEL= build/evaluate --pairs $DATA/lfw/pairsDevTest.txt --images $DATA/lfw/deepfunneled --align \
-  --model "$RUN/candidate.pt" --out "$RUN/lfw-view1-release-path" > "$RUN/lfw-view1-release-path.log" 2>&1
+tools/release_candidate.sh "$RUN" "configs/nn4-cpu.yaml $OUT $NAME best.pt (model.init=$INIT)"
 experiments/nn4-strict/run.sh experiments/data/lfw-chip ../shared/data/lfw/pairsDevTest.txt "$RUN/candidate.pt" \
   > "$RUN/strict.log" 2>&1
-grep -h -E '^  accuracy  |VAL@FAR=1e-3' "$RUN"/lfw-view1.log "$RUN"/lfw-view1-release-path.log
 grep -E 'FAR 0.00' "$RUN/strict.log"

@@ -25,20 +25,11 @@ mkdir -p "$OUT/runs"
 
 # `run.sh release`: score best.pt and export a candidate beside the run (the rule, fixed before
 # View 2 is looked at: it replaces models/ only if the release-path View 1 figure beats the model
-# card's). 1: View 1 on the chip tree (its best threshold goes into the export); 2: export with the
-# chips' alignment recipe; 3: View 1 the way the release guard test runs it (raw photos aligned on
-# the fly by the export's recipe); 4: View 2 on the chip tree, once, for the write-up.
+# card's): tools/release_candidate.sh, then View 2 on the chip tree, once, for the write-up.
 if [ "${1:-}" = release ]; then
   RUN="$OUT/runs/$NAME"
-  DATA=../shared/data
-  recipe=$(head -1 experiments/data/lfw-chip/align_manifest.jsonl | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["recipe"])')
-  build/evaluate --pairs $DATA/lfw/pairsDevTest.txt --images experiments/data/lfw-chip --model "$RUN/best.pt" \
-    --out "$RUN/lfw-view1" > "$RUN/lfw-view1.log" 2>&1
-  build/export --checkpoint "$RUN/best.pt" --report "$RUN/lfw-view1/report.json" --align-recipe "$recipe" \
-    --training-run "$(git rev-parse --short HEAD) configs/nn4-cpu.yaml $OUT $NAME best.pt" --out "$RUN/candidate.pt"
-  FACE_MODEL= build/evaluate --pairs $DATA/lfw/pairsDevTest.txt --images $DATA/lfw/deepfunneled --align \
-    --model "$RUN/candidate.pt" --out "$RUN/lfw-view1-release-path" > "$RUN/lfw-view1-release-path.log" 2>&1
-  build/evaluate --pairs $DATA/lfw/pairs.txt --images experiments/data/lfw-chip --model "$RUN/candidate.pt" \
+  tools/release_candidate.sh "$RUN" "configs/nn4-cpu.yaml $OUT $NAME best.pt"
+  build/evaluate --pairs ../shared/data/lfw/pairs.txt --images experiments/data/lfw-chip --model "$RUN/candidate.pt" \
     --out "$RUN/lfw-view2" > "$RUN/lfw-view2.log" 2>&1
-  grep -h -E '^  accuracy  |VAL@FAR=1e-3' "$RUN"/lfw-view1.log "$RUN"/lfw-view1-release-path.log "$RUN"/lfw-view2.log
+  grep -h -E '^  accuracy  |VAL@FAR=1e-3' "$RUN"/lfw-view2.log
 fi

@@ -33,9 +33,16 @@ with open(pairs) as f:
 print("\n".join(sorted(seen)))
 PY
 build/embed --list "$OUT/images.txt" --model "$MODEL" --out "$OUT/student.npy" --names "$OUT/student.txt"
-build/embed --list "$OUT/images.txt" --model dlib-resnet --out "$OUT/teacher.npy" --names "$OUT/teacher.txt"
+# The teacher's embeddings depend on the tree and the list only: made once, shared by every student.
+TEACHER=experiments/nn4-strict/out/$(basename "$TREE")-$(basename "$PAIRS" .txt)-teacher
+if [ ! -s "$TEACHER/teacher.npy" ] || ! cmp -s "$OUT/images.txt" "$TEACHER/images.txt"; then
+  mkdir -p "$TEACHER"
+  cp "$OUT/images.txt" "$TEACHER/images.txt"
+  build/embed --list "$TEACHER/images.txt" --model dlib-resnet --out "$TEACHER/teacher.npy" --names "$TEACHER/teacher.txt"
+  sed -i "s|^$TREE/||" "$TEACHER/teacher.txt"
+fi
 # Names relative to the tree, as the manifest records them.
-for m in student teacher; do sed -i "s|^$TREE/||" "$OUT/$m.txt"; done
+sed -i "s|^$TREE/||" "$OUT/student.txt"
 .venv/bin/python tools/impostor_tail.py --student "$OUT/student.npy" --student-names "$OUT/student.txt" \
-  --teacher "$OUT/teacher.npy" --teacher-names "$OUT/teacher.txt" --manifest "$TREE/align_manifest.jsonl" \
+  --teacher "$TEACHER/teacher.npy" --teacher-names "$TEACHER/teacher.txt" --manifest "$TREE/align_manifest.jsonl" \
   --pairs "$PAIRS" --json "$OUT/tail.json" | tee "$OUT/tail.txt"

@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
 
     std::vector<double> hog_times, mmod_times;
     long hog_faces = 0, mmod_faces = 0, hog_missed = 0, hog_missed_mmod_found = 0, both_missed = 0, unreadable = 0;
+    long mmod_missed = 0, mmod_missed_hog_found = 0;  // the other way round: where MMOD finds none
     std::string misses, boxes;
     for (const auto& path : photos) {
       cv::Mat rgb;
@@ -114,6 +115,10 @@ int main(int argc, char** argv) {
                              h.top() * to_source, h.width() * to_source, h.height() * to_source, m.x, m.y, m.width,
                              m.height);
       }
+      if (found.empty()) {
+        ++mmod_missed;
+        if (hog_found > 0) ++mmod_missed_hog_found;
+      }
       if (hog_found == 0) {
         ++hog_missed;
         found.empty() ? ++both_missed : ++hog_missed_mmod_found;
@@ -128,10 +133,10 @@ int main(int argc, char** argv) {
                at::get_num_threads());
     fmt::print("  HOG  (upsample {})  {:6} faces, no face in {:5} photos, {:7.1f} ms/photo median, {:7.1f} mean\n",
                hog_upsample, hog_faces, hog_missed, 1000 * median(hog_times), 1000 * mean(hog_times));
-    fmt::print("  MMOD (upsample {}, {})  {:6} faces, {:5} of HOG's misses found ({} missed by both), {:7.1f} ms/photo "
-               "median, {:7.1f} mean\n",
-               mmod_upsample, face::precision_name(mmod.precision()), mmod_faces, hog_missed_mmod_found, both_missed, 1000 * median(mmod_times),
-               1000 * mean(mmod_times));
+    fmt::print("  MMOD (upsample {}, {})  {:6} faces, no face in {:5} photos ({} where HOG finds one), {:5} of HOG's "
+               "misses found ({} missed by both), {:7.1f} ms/photo median, {:7.1f} mean\n",
+               mmod_upsample, face::precision_name(mmod.precision()), mmod_faces, mmod_missed, mmod_missed_hog_found,
+               hog_missed_mmod_found, both_missed, 1000 * median(mmod_times), 1000 * mean(mmod_times));
     nlohmann::json j = {{"bench", "detect"},
                         {"photos", n},
                         {"threads", at::get_num_threads()},
@@ -143,6 +148,8 @@ int main(int argc, char** argv) {
                         {"hog_no_face", hog_missed},
                         {"hog_no_face_mmod_found", hog_missed_mmod_found},
                         {"both_no_face", both_missed},
+                        {"mmod_no_face", mmod_missed},
+                        {"mmod_no_face_hog_found", mmod_missed_hog_found},
                         {"hog_ms_median", 1000 * median(hog_times)},
                         {"hog_ms_mean", 1000 * mean(hog_times)},
                         {"mmod_ms_median", 1000 * median(mmod_times)},
