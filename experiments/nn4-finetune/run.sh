@@ -12,11 +12,11 @@
 #
 #   experiments/nn4-finetune/run.sh            # trains
 #   experiments/nn4-finetune/run.sh release    # scores best.pt the way nn4-long/run.sh does
-#   STEPS (default 1800)  CENTRING (default 0.5)  LR (default 0.0005)  SEED (default 0)
+#   STEPS (default 1500)  CENTRING (default 0.5)  LR (default 0.0005)  SEED (default 0)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/nn4-finetune
-STEPS="${STEPS:-1800}"
+STEPS="${STEPS:-1500}"
 CENTRING="${CENTRING:-0.5}"
 LR="${LR:-0.0005}"
 SEED="${SEED:-0}"
