@@ -119,7 +119,7 @@ struct RuntimeConfig {
   bool channels_last = true;       // the fast layout on CPU and CUDA (model/memory_format.h)
   bool cudnn_benchmark = true;
   int64_t threads = 0;             // intra-op CPU threads, 0 = all cores
-  bool flush_denormals = true;    // FTZ/DAZ in every CPU thread (util/denormals.h)
+  bool flush_denormals = true;     // FTZ/DAZ in every CPU thread (util/denormals.h)
 };
 struct CheckpointConfig {
   int64_t every_steps = 1000;  // 0 = never by count
