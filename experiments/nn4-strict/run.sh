@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 .venv/bin/python - "$PAIRS" "$TREE" > "$OUT/images.txt" <<'PY'
 import sys
 pairs, tree = sys.argv[1], sys.argv[2]
-seen = []
+seen = set()
 with open(pairs) as f:
     next(f)
     for line in f:
@@ -27,9 +27,7 @@ with open(pairs) as f:
         if len(p) == 3: items = [(p[0], p[1]), (p[0], p[2])]
         elif len(p) == 4: items = [(p[0], p[1]), (p[2], p[3])]
         else: continue
-        for name, i in items:
-            path = f"{tree}/{name}/{name}_{int(i):04d}.jpg"
-            if path not in seen: seen.append(path)
+        seen.update(f"{tree}/{name}/{name}_{int(i):04d}.jpg" for name, i in items)
 print("\n".join(sorted(seen)))
 PY
 build/embed --list "$OUT/images.txt" --model "$MODEL" --out "$OUT/student.npy" --names "$OUT/student.txt"
