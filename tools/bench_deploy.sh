@@ -6,7 +6,9 @@
 #   tools/bench_deploy.sh --gallery-only       # the search and enrolment part alone
 #   BUILD_DIR (default build), SIZES (default 10000,100000,1000000), THREADS (default 0 = all),
 #   QUERIES (queries per gallery size, default 200), REPEATS (batched calls, default 3),
-#   INDEXES (default exact,exact-fp16,exact-torch,ivf,hnsw), DATA (clustered or uniform),
+#   INDEXES (default exact,exact-fp16,exact-torch,ivf,hnsw), DATA (clustered, faces or uniform;
+#   faces: identities spread like the teacher's embeddings of FACES_PACK, default
+#   experiments/data/celeba-chip.pack and its .teacher targets),
 #   NPROBE (IVF cells probed, each measured; default 16,64,256), NLIST (IVF cells, 0 = sqrt N),
 #   EF_SEARCH (HNSW, each measured; default 32,64,128), HNSW_MAX_ROWS (HNSW built only up to
 #   this size, default 100000: it takes minutes per million rows on 2 cores)
@@ -20,6 +22,7 @@ QUERIES="${QUERIES:-200}"
 REPEATS="${REPEATS:-3}"
 INDEXES="${INDEXES:-exact,exact-fp16,exact-torch,ivf,hnsw}"
 DATA="${DATA:-clustered}"
+FACES_PACK="${FACES_PACK:-experiments/data/celeba-chip.pack}"
 NPROBE="${NPROBE:-16,64,256}"
 NLIST="${NLIST:-0}"
 EF_SEARCH="${EF_SEARCH:-32,64,128}"
@@ -31,7 +34,7 @@ echo "   CPU flags that matter: $(grep -o -w -E 'avx2|fma|f16c|avx512f|avx512_bf
 gallery() {
   echo "== gallery search and enrolment"
   "$BUILD_DIR/bench_gallery" --sizes "$SIZES" --threads "$THREADS" --queries "$QUERIES" --repeats "$REPEATS" \
-    --indexes "$INDEXES" --data "$DATA" --nprobe "$NPROBE" --nlist "$NLIST" --ef-search "$EF_SEARCH" \
+    --indexes "$INDEXES" --data "$DATA" --faces-pack "$FACES_PACK" --nprobe "$NPROBE" --nlist "$NLIST" --ef-search "$EF_SEARCH" \
     --hnsw-max-rows "$HNSW_MAX_ROWS" --out bench_gallery.json
 }
 if [ "${1:-}" = "--gallery-only" ]; then

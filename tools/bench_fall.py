@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """bench_fall.py: the training-throughput fall (issue #24), as a controlled benchmark.
 
-    tools/bench_fall.py --config configs/nn4-cpu.yaml CKPT [CKPT ...] [--steps 60] [--repeats 2]
+    tools/bench_fall.py --config configs/nn4-cpu.yaml CKPT [CKPT ...] [--init MODEL ...]
+                        [--steps 60] [--repeats 2]
 
 Runs the real trainer step of the recipe (its pack, batch, seed and augmentation) for --steps
-steps from a fresh start (step 0) and from each checkpoint CKPT, each with and without
+steps from a fresh start (step 0), from each checkpoint CKPT (resumed: its step, weights and
+optimiser state) and from each --init MODEL (step 0 with that model's weights, model.init: a
+released model or an export, which carries no optimiser state), each with and without
 runtime.flush_denormals (flush-to-zero and denormals-are-zero in every intra-op thread,
 src/util/denormals.h). The runs alternate, so every variant sees the same machine load; each
 writes into a scratch run directory (nothing of the real run is touched). Reports the median
@@ -16,15 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def one_run(a, checkpoint, flush, work):
+def one_run(a, start, flush, work):
+    """start: None (fresh), ("resume", checkpoint) or ("init", model file)."""
     name = f"fall-{int(time.time() * 1e6)}"
     cmd = [str(Path(a.build) / "trainer"), "--config", a.config, "--stop-after", str(a.steps),
            "--set", f"run.dir={work}", "--set", f"run.name={name}", "--set", "evaluation.every_steps=0",
            "--set", "checkpoint.every_steps=0", "--set", "checkpoint.every_minutes=0",
            "--set", f"logging.every_steps={a.window}", "--set", "logging.progress=false",
            "--set", f"runtime.flush_denormals={'true' if flush else 'false'}"]
-    if checkpoint:
-        cmd += ["--resume", str(checkpoint)]
+    if start and start[0] == "resume":
+        cmd += ["--resume", str(start[1])]
+    if start and start[0] == "init":
+        cmd += ["--set", f"model.init={start[1]}"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"bench_fall: {' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -38,6 +44,8 @@ def one_run(a, checkpoint, flush, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="*", help="checkpoints of a run of the same recipe")
+    ap.add_argument("--init", nargs="+", default=[], metavar="MODEL",
+                    help="also start at step 0 from these models' weights (model.init)")
     ap.add_argument("--config", default=str(ROOT / "configs/nn4-cpu.yaml"))
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--window", type=int, default=10, help="steps per logging window")
@@ -47,16 +55,19 @@ def main():
     a = ap.parse_args()
     if a.steps < 2 * a.window:
         sys.exit("bench_fall: --steps must hold at least two logging windows")
-    for c in a.checkpoints:
+    for c in a.checkpoints + a.init:
         if not Path(c).is_file():
-            sys.exit(f"bench_fall: checkpoint '{c}' does not exist")
-    starts = [None] + [Path(c) for c in a.checkpoints]
-    rates = {(str(s or "step 0"), f): [] for s in starts for f in (False, True)}
+            sys.exit(f"bench_fall: '{c}' does not exist")
+    starts = [None] + [("resume", Path(c)) for c in a.checkpoints] + [("init", Path(m)) for m in a.init]
+
+    def label(s):
+        return "step 0" if s is None else str(s[1]) if s[0] == "resume" else f"step 0, init {s[1]}"
+    rates = {(label(s), f): [] for s in starts for f in (False, True)}
     with tempfile.TemporaryDirectory(prefix="bench-fall-") as work:
         for _ in range(a.repeats):
             for s in starts:
                 for f in (False, True):
-                    rates[(str(s or "step 0"), f)] += one_run(a, s, f, work)
+                    rates[(label(s), f)] += one_run(a, s, f, work)
     base = statistics.median(rates[("step 0", False)])
     load = os.getloadavg()
     rows = []

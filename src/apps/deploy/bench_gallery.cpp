@@ -3,7 +3,8 @@
 // into an SQLite gallery.
 //
 //   bench_gallery [--sizes 10000,100000,1000000] [--indexes exact,exact-fp16,exact-torch,ivf,hnsw]
-//                 [--data clustered|uniform] [--images-per-identity 5] [--spread 0.6]
+//                 [--data clustered|faces|uniform] [--images-per-identity 5] [--spread 0.6]
+//                 [--faces-pack experiments/data/celeba-chip.pack]
 //                 [--queries 200] [--repeats 3] [--nprobe 16,64] [--ef-search 64] [--hnsw-max-rows N]
 //                 [--dim 128] [--device cpu] [--threads N] [--seed 0] [--out report.json]
 //
@@ -13,6 +14,14 @@
 // of a random gallery identity. The noise is set so that two images of one identity lie
 // `--spread` apart in squared L2 on average (0.6 by default, like a face model's genuine pairs
 // under a threshold near 1); the measured genuine and impostor distances are reported.
+// Isotropic noise in all D dimensions is the hard case for an approximate index; real face
+// embeddings have a much lower intrinsic dimension. `faces` draws identities as a real model's
+// are spread: from a pack and its teacher targets (--faces-pack; real faces' embeddings by
+// identity, train/teacher_targets.h), new identity centres ~ N(mean, covariance) of the real
+// identities' mean embeddings, and each image is its centre plus the deviation of a random real
+// image from its own identity's mean (scaled by sqrt(n / (n - 1)), undoing the shrinkage of a
+// mean over n images), renormalised. The centres' covariance still holds 1/n of the
+// within-identity spread, so identities come out slightly further apart than the real ones.
 // `uniform`: rows and queries uniform on the sphere, with no structure (every neighbour almost
 // equally far: the hard case for approximate indexes, and no model's output).
 //
@@ -33,6 +42,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <functional>
 #include <chrono>
 #include <fstream>
 #include <torch/torch.h>
@@ -40,6 +51,7 @@
 #include "apps/cli_checks.h"
 #include "deploy/gallery/gallery.h"
 #include "deploy/gallery/search_index.h"
+#include "train/teacher_targets.h"
 #include "util/atomic_file.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -59,30 +71,71 @@ struct Data {
   double genuine = 0, impostor = 0;  // mean squared L2: two images of one identity / of two
 };
 
+// How real identities are spread (the `faces` data kind): the mean and a Cholesky factor of the
+// covariance of identity centres, and the pool of images' deviations from their centre.
+struct FaceSpread {
+  torch::Tensor mean, centre_factor, deviations;  // float (D), (D, D), (M, D)
+};
+
+FaceSpread face_spread(const std::filesystem::path& pack_path) {
+  auto pack = face::load_pack(pack_path);
+  auto rows = normalise(face::targets_for_pack(face::default_targets_path(pack_path), pack)).to(torch::kFloat64);
+  const int64_t n = rows.size(0), dim = rows.size(1), ids = static_cast<int64_t>(pack.identities.size());
+  auto count = torch::zeros({ids}, torch::kFloat64).index_add_(0, pack.labels, torch::ones({n}, torch::kFloat64));
+  auto centre = torch::zeros({ids, dim}, torch::kFloat64).index_add_(0, pack.labels, rows) /
+                count.clamp_min(1).unsqueeze(1);
+  auto row_count = count.index_select(0, pack.labels);
+  auto several = row_count >= 2;  // a lone image has no deviation to learn from
+  auto deviations = (rows - centre.index_select(0, pack.labels)) *
+                    (row_count / (row_count - 1).clamp_min(1)).sqrt().unsqueeze(1);
+  auto centres = centre.index({count >= 2});
+  if (centres.size(0) < 2 * dim)
+    face::fail("'{}' has {} identities with two or more images: too few to estimate the spread of {}-d centres",
+               pack_path.string(), centres.size(0), dim);
+  auto mean = centres.mean(0);
+  auto centred = centres - mean;
+  auto covariance = centred.t().mm(centred) / static_cast<double>(centres.size(0) - 1);
+  auto factor = torch::linalg_cholesky(covariance + 1e-9 * torch::eye(dim, torch::kFloat64));
+  return {mean.to(torch::kFloat32), factor.to(torch::kFloat32), deviations.index({several}).to(torch::kFloat32)};
+}
+
 Data make_data(const std::string& kind, int64_t n, int64_t dim, int64_t per, double spread, int64_t queries,
-               at::Generator& gen) {
+               const FaceSpread& faces, at::Generator& gen) {
   Data d;
   if (kind == "uniform") {
     d.gallery = normalise(torch::randn({n, dim}, gen));
     d.probes = normalise(torch::randn({queries, dim}, gen));
     d.identity_of_row = torch::full({n}, -1, torch::kInt64);
     d.probe_identity = torch::full({queries}, -1, torch::kInt64);
+    return d;
+  }
+  const int64_t ids = (n + per - 1) / per;
+  torch::Tensor centres;
+  std::function<torch::Tensor(const torch::Tensor&)> image_of;  // identities -> one image each
+  if (kind == "faces") {
+    if (faces.mean.size(0) != dim) face::fail("--dim {} differs from the faces' embeddings ({})", dim, faces.mean.size(0));
+    centres = faces.mean + torch::randn({ids, dim}, gen).mm(faces.centre_factor.t());
+    image_of = [&](const torch::Tensor& who) {
+      auto pick = torch::randint(0, faces.deviations.size(0), {who.size(0)}, gen, torch::kInt64);
+      return normalise(centres.index_select(0, who) + faces.deviations.index_select(0, pick));
+    };
   } else {
     // x = normalise(c + e), e ~ N(0, s^2 I): two such images of unit c are 2 - 2 / (1 + D s^2)
     // apart in squared L2 (for large D), so s^2 = spread / ((2 - spread) D).
     const double s = std::sqrt(spread / ((2 - spread) * static_cast<double>(dim)));
-    int64_t ids = (n + per - 1) / per;
-    auto centres = normalise(torch::randn({ids, dim}, gen));
-    d.identity_of_row = torch::arange(n, torch::kInt64).div(per, "floor");
-    d.gallery = normalise(centres.index_select(0, d.identity_of_row) + s * torch::randn({n, dim}, gen));
-    d.probe_identity = torch::randint(0, ids, {queries}, gen, torch::kInt64);
-    d.probes = normalise(centres.index_select(0, d.probe_identity) + s * torch::randn({queries, dim}, gen));
-    auto pair = normalise(centres.slice(0, 0, std::min<int64_t>(ids, 1000)) +
-                          s * torch::randn({std::min<int64_t>(ids, 1000), dim}, gen));
-    auto twin = normalise(centres.slice(0, 0, pair.size(0)) + s * torch::randn({pair.size(0), dim}, gen));
-    d.genuine = (pair - twin).pow(2).sum(1).mean().item<double>();
-    d.impostor = (pair - twin.roll(1, 0)).pow(2).sum(1).mean().item<double>();
+    centres = normalise(torch::randn({ids, dim}, gen));
+    image_of = [&](const torch::Tensor& who) {
+      return normalise(centres.index_select(0, who) + s * torch::randn({who.size(0), dim}, gen));
+    };
   }
+  d.identity_of_row = torch::arange(n, torch::kInt64).div(per, "floor");
+  d.gallery = image_of(d.identity_of_row);
+  d.probe_identity = torch::randint(0, ids, {queries}, gen, torch::kInt64);
+  d.probes = image_of(d.probe_identity);
+  auto some = torch::arange(std::min<int64_t>(ids, 1000), torch::kInt64);
+  auto pair = image_of(some), twin = image_of(some);
+  d.genuine = (pair - twin).pow(2).sum(1).mean().item<double>();
+  d.impostor = (pair - twin.roll(1, 0)).pow(2).sum(1).mean().item<double>();
   return d;
 }
 
@@ -162,14 +215,16 @@ int main(int argc, char** argv) {
   int64_t queries = 200, dim = 128, enrol_people = 300, per = 5, repeats = 3, hnsw_max_rows = 100000;
   double spread = 0.6;
   uint64_t seed = 0;
-  std::string device_name = "cpu", out, data_kind = "clustered";
+  std::string device_name = "cpu", out, data_kind = "clustered", faces_pack = "experiments/data/celeba-chip.pack";
   int threads = 0;
   face::FaissOptions faiss;
   app.add_option("--sizes", sizes, "gallery sizes")->delimiter(',')->check(CLI::Range(int64_t(1), int64_t(100000000)));
   app.add_option("--indexes", kinds, "index kinds to measure (exact is always measured: it is the reference)")
       ->delimiter(',')->check(CLI::IsMember(face::index_kinds()));
-  app.add_option("--data", data_kind, "clustered (identities) or uniform")->capture_default_str()
-      ->check(CLI::IsMember({"clustered", "uniform"}));
+  app.add_option("--data", data_kind, "clustered (isotropic identities), faces (identities spread like real ones) or uniform")
+      ->capture_default_str()->check(CLI::IsMember({"clustered", "faces", "uniform"}));
+  app.add_option("--faces-pack", faces_pack, "faces: the pack whose teacher targets give the real spread")
+      ->capture_default_str();
   app.add_option("--images-per-identity", per, "clustered: gallery images per identity")->capture_default_str()
       ->check(CLI::Range(1, 10000));
   app.add_option("--spread", spread, "clustered: mean squared L2 between two images of one identity")
@@ -200,9 +255,12 @@ int main(int argc, char** argv) {
     torch::Device device = face::parse_device(device_name);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     const int64_t k = 10;
+    FaceSpread faces;
+    if (data_kind == "faces") faces = face_spread(faces_pack);
     nlohmann::json report = {{"run_info", face::run_info()}, {"threads", used_threads}, {"device", device.str()},
                              {"dim", dim}, {"queries", queries}, {"repeats", repeats}, {"seed", seed},
-                             {"data", data_kind}, {"images_per_identity", per}, {"spread", spread},
+                             {"data", data_kind}, {"faces_pack", data_kind == "faces" ? faces_pack : ""},
+                             {"images_per_identity", per}, {"spread", spread},
                              {"search", nlohmann::json::array()}};
     std::vector<std::string> order = {"exact"};  // the reference first
     for (const auto& kind : kinds)
@@ -211,8 +269,8 @@ int main(int argc, char** argv) {
                "index", "build s", "MB held", "MB peak", "1q med", "1q p95", "1q best", "batch/q", "best", "rec@1",
                "rec@10", "id@1");
     for (int64_t n : sizes) {
-      Data data = make_data(data_kind, n, dim, per, spread, queries, gen);
-      if (data_kind == "clustered")
+      Data data = make_data(data_kind, n, dim, per, spread, queries, faces, gen);
+      if (data_kind != "uniform")
         fmt::print("{} rows, {} images per identity: genuine pairs {:.3f}, impostors {:.3f} apart (squared L2)\n", n,
                    per, data.genuine, data.impostor);
       nlohmann::json size_row = {{"gallery", n}, {"genuine_d2", data.genuine}, {"impostor_d2", data.impostor},
