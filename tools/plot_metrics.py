@@ -4,7 +4,9 @@
     .venv/bin/python tools/plot_metrics.py RUN_DIR/metrics.jsonl --out RUN_DIR/curves.png
 
 Panels: the loss and each of its terms (triplet, distillation direct and relational), the
-fraction of active triplets, and validation / LFW View 1 accuracy, all against the step. A
+fraction of active triplets, validation / LFW View 1 accuracy, and the training throughput
+(images/s of each logging window, with the first tenth's and the last tenth's medians: issue
+#24's "no fall" check), all against the step. A
 resumed run's rows past its checkpoint are logged again; the last row of each step wins.
 """
 import argparse
@@ -57,7 +59,7 @@ def main():
     if not train:
         sys.exit(f"plot_metrics: {args.metrics} has no training rows")
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
     ax = axes[0]
     for key, label in [("loss", "total loss"), ("triplet_loss", "triplet"), ("distill_direct", "distill: 1 - cos"),
                        ("distill_relational", "distill: relational")]:
@@ -87,6 +89,19 @@ def main():
     ax.set_ylabel("10-fold verification accuracy")
     ax.legend()
     ax.set_title("validation")
+
+    ax = axes[3]
+    xs, ys = series(train, "images_per_s")
+    ax.plot(xs, ys, color="tab:green", linewidth=0.8)
+    tenth = max(1, len(ys) // 10)
+    first, last = sorted(ys[:tenth])[tenth // 2], sorted(ys[-tenth:])[tenth // 2]
+    ax.axhline(first, color="gray", linestyle="--", linewidth=0.8, label=f"first tenth median {first:.0f}")
+    ax.axhline(last, color="black", linestyle=":", linewidth=0.8, label=f"last tenth median {last:.0f}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("images/s (logging window)")
+    ax.set_ylim(0, max(ys) * 1.1)
+    ax.legend()
+    ax.set_title(f"throughput: last / first tenth {last / first:.2f}")
     fig.suptitle(args.title or args.metrics)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
