@@ -3,7 +3,7 @@
 # up-to-date pack or teacher-target file and the run's checkpoints are kept), so a second call
 # continues where the first stopped.
 #
-# Without a GPU (configs/nn4-cpu.yaml, about an hour on two cores):
+# Without a GPU (configs/nn4-cpu.yaml: about 80 minutes of training on two cores in fp32):
 #   align CelebA, LFW and UTKFace as dlib face chips (150 px) -> packs -> the teacher's (dlib's
 #   ResNet) embeddings of CelebA and UTKFace -> trainer: nn4.small2 distilled from the teacher,
 #   best.pt kept by LFW View 1 (pairsDevTest) -> evaluate best.pt on LFW
