@@ -92,7 +92,7 @@ struct MiningConfig {  // the miner's choices (its margin is loss.margin)
   MiningStrategy strategy = MinerOptions().strategy;
   MiningFallback fallback = MinerOptions().fallback;
 };
-enum class OptimiserKind { adam, adagrad, sgd };
+enum class OptimiserKind { adam, adamw, adagrad, sgd };
 enum class ScheduleKind { constant, step, cosine };
 enum class SelectBy { validation, lfw_view1 };
 struct OptimiserConfig {
@@ -100,7 +100,7 @@ struct OptimiserConfig {
   double lr = 1e-3;
   double weight_decay = 0;
   double momentum = 0.9;      // sgd only
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam (eps also adagrad)
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw (eps also adagrad)
 };
 struct ScheduleConfig {
   ScheduleKind name = ScheduleKind::cosine;

@@ -12,6 +12,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimiser(const OptimiserConfig& c
     case OptimiserKind::adam:
       return std::make_unique<Adam>(
           params, AdamOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.eps).weight_decay(c.weight_decay));
+    case OptimiserKind::adamw:
+      return std::make_unique<AdamW>(
+          params, AdamWOptions(c.lr).betas({c.beta1, c.beta2}).eps(c.eps).weight_decay(c.weight_decay));
     case OptimiserKind::adagrad:
       return std::make_unique<Adagrad>(params, AdagradOptions(c.lr).eps(c.eps).weight_decay(c.weight_decay));
     case OptimiserKind::sgd:

@@ -16,7 +16,15 @@
 
 namespace face {
 
-// Adam, Adagrad or SGD with momentum, from the config, over `parameters`.
+// Adam, AdamW, Adagrad or SGD with momentum, from the config, over `parameters`.
+//
+// Weight decay: Adam, Adagrad and SGD add weight_decay * w to the gradient (L2). Inside Adam that
+// term is divided by the running gradient scale, so a weight whose own gradient is near zero
+// (a unit the network stopped using) is pulled to zero at about lr per step whatever the decay:
+// the dead 5a/5b convolutions of the third release, whose weights ended as denormals (#24/#25).
+// AdamW (Loshchilov and Hutter 2019) decouples it: w -= lr * weight_decay * w, beside the Adam
+// step, so such a weight shrinks only by the factor (1 - lr * weight_decay) a step. Its useful
+// weight_decay values are therefore ~100x Adam's L2 ones (1e-2 rather than 1e-4).
 std::unique_ptr<torch::optim::Optimizer> make_optimiser(const OptimiserConfig& config,
                                                        std::vector<torch::Tensor> parameters);
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <iomanip>
 
 #include "train/optimiser.h"
 
@@ -75,4 +76,31 @@ TEST(Optimiser, SetLrReachesTheOptimiserAndTheNamedOneIsMade) {
   EXPECT_NE(dynamic_cast<torch::optim::Adam*>(make_optimiser(o, {w}).get()), nullptr);
   o.name = OptimiserKind::adagrad;
   EXPECT_NE(dynamic_cast<torch::optim::Adagrad*>(make_optimiser(o, {w}).get()), nullptr);
+  o.name = OptimiserKind::adamw;
+  EXPECT_NE(dynamic_cast<torch::optim::AdamW*>(make_optimiser(o, {w}).get()), nullptr);
+}
+
+// Why adamw exists: a weight with no gradient of its own (a unit the network stopped using).
+// Adam's L2 decay enters the gradient and is normalised by it, so the weight moves by about lr
+// per step toward zero; AdamW shrinks it only by lr * weight_decay * w.
+TEST(Optimiser, AdamWDecaysAnUnusedWeightByLrTimesDecayWhereAdamPullsItByLr) {
+  auto step_unused_weight = [](OptimiserKind kind) {
+    auto w = torch::ones({4}, torch::requires_grad());
+    auto o = at_lr(0.01);
+    o.name = kind;
+    o.weight_decay = 1e-4;
+    auto opt = make_optimiser(o, {w});
+    for (int i = 0; i < 10; ++i) {
+      w.mutable_grad() = torch::zeros({4});
+      opt->step();
+    }
+    return w.detach();
+  };
+  auto adam = step_unused_weight(OptimiserKind::adam);
+  auto adamw = step_unused_weight(OptimiserKind::adamw);
+  // Adam: ten steps of about lr = 0.01 each (the decay term over its own scale is ~1).
+  EXPECT_TRUE(torch::allclose(adam, torch::full({4}, 1 - 10 * 0.01), 0, 1e-3)) << adam;
+  // AdamW: (1 - lr * decay)^10 = 1 - 1e-5, the Adam part being zero for a zero gradient (to
+  // float32's rounding of ten products: 1e-6, a tenth of the decay, so no decay at all fails).
+  EXPECT_TRUE(torch::allclose(adamw, torch::full({4}, std::pow(1 - 0.01 * 1e-4, 10)), 0, 1e-6)) << std::setprecision(10) << adamw[0].item<double>();
 }
