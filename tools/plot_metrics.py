@@ -12,6 +12,7 @@ resumed run's rows past its checkpoint are logged again; the last row of each st
 import argparse
 import json
 import math
+import statistics
 import sys
 
 import matplotlib
@@ -94,7 +95,7 @@ def main():
     xs, ys = series(train, "images_per_s")
     ax.plot(xs, ys, color="tab:green", linewidth=0.8)
     tenth = max(1, len(ys) // 10)
-    first, last = sorted(ys[:tenth])[tenth // 2], sorted(ys[-tenth:])[tenth // 2]
+    first, last = statistics.median(ys[:tenth]), statistics.median(ys[-tenth:])
     ax.axhline(first, color="gray", linestyle="--", linewidth=0.8, label=f"first tenth median {first:.0f}")
     ax.axhline(last, color="black", linestyle=":", linewidth=0.8, label=f"last tenth median {last:.0f}")
     ax.set_xlabel("step")
