@@ -147,6 +147,8 @@ std::vector<Field> schema(TrainConfig& c) {
            "the teacher's embeddings of data.unlabelled_pack (default: its path + '.teacher')"),
       number<int64_t>("data.unlabelled_per_batch", c.data.unlabelled_per_batch, 0, 100000, true,
                       "unlabelled faces added to every P x K batch"),
+      since_defaults(text("data.unlabelled_weights", c.data.unlabelled_weights, {}, true,
+                          "how often each unlabelled face is drawn: '<path> <weight>' lines (default: uniformly)")),
       since_defaults(choice("loss.name", c.loss.name, kIdentityLosses, true,
                           "identity loss: triplet (FaceNet), cosface or arcface (margin softmax)")),
       number("loss.margin", c.loss.margin, 1e-6, 4.0, true, "triplet margin alpha"),
@@ -298,6 +300,8 @@ void check_rules(const TrainConfig& c) {
     fail("config: 'loss.distill.weight' is set but both of its terms have weight 0");
   if (c.data.unlabelled_pack.empty() != (c.data.unlabelled_per_batch == 0))
     fail("config: 'data.unlabelled_pack' and 'data.unlabelled_per_batch' go together: set both or neither");
+  if (!c.data.unlabelled_weights.empty() && c.data.unlabelled_pack.empty())
+    fail("config: 'data.unlabelled_weights' weighs the faces of 'data.unlabelled_pack', which is not set");
   if (!c.data.online_teacher.empty() && !c.loss.uses_teacher())
     fail("config: 'data.online_teacher' teaches through the teacher's terms: set 'loss.distill.weight' (or "
          "'loss.low_far.weight')");

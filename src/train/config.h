@@ -55,6 +55,9 @@ struct DataConfig {
   std::string unlabelled_pack;      // a pack (its labels are ignored)
   std::string unlabelled_targets;   // default: unlabelled_pack + ".teacher"
   int64_t unlabelled_per_batch = 0; // added to every P x K batch
+  // How often each unlabelled face is drawn ("<path> <weight>" lines, data/draw_weights.h), e.g.
+  // under-represented groups drawn as often as the rest; empty: uniformly.
+  std::string unlabelled_weights;
 };
 enum class IdentityLoss { triplet, cosface, arcface };
 enum class ClassCentres { learned, prototype, teacher };

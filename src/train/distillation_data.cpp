@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "data/draw_weights.h"
 #include "train/distillation_loss.h"
 #include "train/teacher_targets.h"
 #include "util/error.h"
@@ -31,6 +32,7 @@ DistillationData load_distillation_data(const TrainConfig& config, const Pack& p
         fail("teacher targets '{}' are {}-d, those of the pack are {}-d", extra_path.string(), unlabelled.size(1),
              targets.size(1));
       out.unlabelled_images = d.on_device ? extra.images.to(device) : extra.images;
+      if (!d.unlabelled_weights.empty()) out.unlabelled_weights = load_draw_weights(d.unlabelled_weights, extra.paths);
       train = torch::cat({train, unlabelled});
     }
     torch::Tensor centre = train.mean(0);
@@ -58,7 +60,8 @@ DistillationData load_distillation_data(const TrainConfig& config, const Pack& p
     if (is_main)
       fmt::print("distillation: teacher targets {} ({} x {}), mean cosine to their centre {:.3f}{}\n", path.string(),
                  targets.size(0), targets.size(1), (train.matmul(centre) / centre.norm()).mean().item<double>(),
-                 unlabelled.defined() ? fmt::format(", {} unlabelled faces from {}", unlabelled.size(0), d.unlabelled_pack)
+                 unlabelled.defined() ? fmt::format(", {} unlabelled faces from {}{}", unlabelled.size(0), d.unlabelled_pack,
+                                                    d.unlabelled_weights.empty() ? "" : " drawn by " + d.unlabelled_weights)
                                       : "");
   } catch (const Error& err) {
     fail("distillation (loss.distill.weight {}): {}", config.loss.distill.weight, err.what());

@@ -2,7 +2,8 @@
 //
 // The teacher targets of the training pack (train/teacher_targets.h; data.teacher_targets,
 // default the pack's path + ".teacher") and, with data.unlabelled_pack, faces without identity
-// labels with their own targets, which join every batch for the distillation terms only.
+// labels with their own targets, which join every batch for the distillation terms only, drawn
+// uniformly or in proportion to data.unlabelled_weights (data/draw_weights.h).
 // Targets are centred on their mean over the training images and the unlabelled faces, never
 // the held-out identities, so validation stays untouched by the teacher's view of them.
 //
@@ -27,6 +28,7 @@ struct DistillationData {
   torch::Tensor targets;             // (pack images, D) centred unit targets, on the device
   torch::Tensor unlabelled_images;   // uint8 unlabelled faces (on the device with data.on_device); undefined without
   torch::Tensor unlabelled_targets;  // their centred targets, on the device
+  torch::Tensor unlabelled_weights;  // float draw weights (data.unlabelled_weights) on the CPU; undefined: uniform
   torch::Tensor mean;                // (D) the centring mean
   std::shared_ptr<Embedder> teacher; // online teaching: the teacher itself; null without
 };

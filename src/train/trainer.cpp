@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/augment.h"
+#include "data/draw_weights.h"
 #include "data/identity_split.h"
 #include "data/validation_pairs.h"
 #include "model/embedder.h"
@@ -328,7 +329,9 @@ Trainer::Batch Trainer::next_batch() {
   torch::Tensor extra;  // the unlabelled faces (uint8), when the recipe adds them
   if (d.unlabelled_images.defined()) {
     // Unlabelled faces join the batch after the P x K labelled ones (distillation terms only).
-    auto pick = torch::randint(d.unlabelled_images.size(0), {config_.data.unlabelled_per_batch}, torch::kLong);
+    const int64_t n = config_.data.unlabelled_per_batch;
+    auto pick = d.unlabelled_weights.defined() ? draw_weighted(d.unlabelled_weights, n)
+                                               : torch::randint(d.unlabelled_images.size(0), {n}, torch::kLong);
     auto pick_device = pick.to(device_);
     extra = d.unlabelled_images.index_select(0, d.unlabelled_images.is_cuda() == device_.is_cuda() ? pick_device : pick)
                 .to(device_);

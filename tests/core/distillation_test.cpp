@@ -173,6 +173,39 @@ TEST(TrainerDistillation, MissingOrForeignTargetsStopTheRunNamingTheFile) {
   }
   EXPECT_THROW(smoke(runs.path, {"loss.distill.weight=0", "loss.triplet_weight=0"}), face::Error);
   EXPECT_THROW(smoke(runs.path, {"data.unlabelled_per_batch=4"}), face::Error);  // no unlabelled pack
+  EXPECT_THROW(smoke(runs.path, {"loss.distill.weight=1", "data.unlabelled_weights=w.txt"}), face::Error);  // nor here
+}
+
+TEST(TrainerDistillation, UnlabelledWeightsMustCoverTheUnlabelledPack) {
+  TempDir runs, data;
+  ProjectionTeacher teacher;
+  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
+  auto unlabelled = data / "unlabelled.pack";
+  face::save_pack(unlabelled, face::test::synthetic_pack(5, 2, 11));
+  auto extra = face::load_pack(unlabelled);
+  face::ensure_teacher_targets(teacher, extra, face::default_targets_path(unlabelled));
+  std::string all, short_of_one;
+  for (size_t i = 0; i < extra.paths.size(); ++i) {
+    all += extra.paths[i] + (i == 0 ? " 5\n" : " 1\n");
+    if (i > 0) short_of_one += extra.paths[i] + " 1\n";
+  }
+  face::test::write_text(data / "all.txt", all);
+  face::test::write_text(data / "short.txt", short_of_one);
+  auto run = [&](const std::string& name, const fs::path& weights) {
+    return smoke(runs.path, {"run.name=" + name, "length.steps=3", "model.embedding_dim=16", "loss.triplet_weight=0",
+                             "loss.distill.weight=1", "data.unlabelled_pack=" + unlabelled.string(),
+                             "data.unlabelled_per_batch=4", "data.unlabelled_weights=" + weights.string(),
+                             "checkpoint.every_steps=0"});
+  };
+  try {
+    face::Trainer t(run("short", data / "short.txt"), face::load_pack(pack_file()));
+    FAIL() << "weights missing a face of the unlabelled pack were accepted";
+  } catch (const face::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("short.txt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(extra.paths[0]), std::string::npos) << e.what();
+  }
+  face::Trainer trainer(run("weighted", data / "all.txt"), face::load_pack(pack_file()));
+  EXPECT_EQ(trainer.train(), face::Trainer::Outcome::finished);
 }
 
 namespace {
