@@ -12,8 +12,8 @@ power 1 draws every group equally, 0 uniformly (today's draw), between them a co
     unlabelled_weights.py TREE --out WEIGHTS [--power 1] [--min-age 0]
 
 TREE is the aligned folder the unlabelled pack was made from (e.g. experiments/data/utkface-chip);
-paths are written relative to it, as `pack` records them. Faces whose names carry no group form
-their own group "unknown". `--min-age A` gives weight 0 to faces younger than A.
+paths are written relative to it, as `pack` records them. Faces whose names carry no group are
+drawn as often as a face of the largest group. `--min-age A` gives weight 0 to faces younger than A.
 """
 import argparse
 import collections
@@ -57,8 +57,12 @@ def main():
     kept = [f for f in faces if a.min_age == 0 or (info[f][1] is not None and info[f][1] >= a.min_age)]
     counts = collections.Counter(info[f][0] for f in kept)
     weight = {f: 0.0 for f in faces}
+    # A face whose name carries no group is drawn as often as one of the largest group: balancing
+    # must not turn a handful of unparsed names into a group of their own.
+    largest = max((n for g, n in counts.items() if g != "unknown"), default=1)
     for f in kept:
-        weight[f] = counts[info[f][0]] ** -a.power
+        group = info[f][0]
+        weight[f] = (largest if group == "unknown" else counts[group]) ** -a.power
     total = sum(weight.values())
     if total == 0:
         sys.exit("unlabelled_weights: every face has weight 0 (check --min-age)")

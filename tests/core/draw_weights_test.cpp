@@ -1,5 +1,6 @@
 // data/draw_weights.h: weights read by path into pack order, every malformed file refused naming
 // the file and line, and draws that follow the weights.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -69,4 +70,32 @@ TEST(DrawWeights, DrawsFollowTheWeights) {
   auto first = face::draw_weighted(torch::tensor({1.0f, 1.0f, 1.0f}), 50);
   torch::manual_seed(7);
   EXPECT_TRUE(first.equal(face::draw_weighted(torch::tensor({1.0f, 1.0f, 1.0f}), 50)));
+}
+
+// tools/unlabelled_weights.py writes what load_draw_weights reads: paths relative to the tree, as
+// `pack` records them, each of UTKFace's groups drawn equally, an unparsed name like the largest group.
+TEST(DrawWeights, UtkfaceBalancingToolWritesBalancedWeightsTheTrainerReads) {
+  TempDir dir;
+  const std::vector<std::string> faces = {"unlabelled/30_0_0_a.jpg", "unlabelled/31_1_0_b.jpg",
+                                          "unlabelled/32_0_0_c.jpg", "unlabelled/40_1_1_d.jpg",
+                                          "unlabelled/50_0_odd.jpg"};
+  std::filesystem::create_directories(dir / "tree/unlabelled");
+  for (const auto& f : faces) face::test::write_text(dir / "tree" / f, "");
+  auto out = dir / "w.txt";
+  auto r = face::test::run_command(fmt::format("python3 {} {} --out {}",
+                                               (face::test::source_dir() / "tools/unlabelled_weights.py").string(),
+                                               (dir / "tree").string(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto w = face::load_draw_weights(out, faces);
+  const float white = w[0].item<float>(), black = w[3].item<float>();
+  EXPECT_FLOAT_EQ(w[1].item<float>(), white);
+  EXPECT_FLOAT_EQ(w[2].item<float>(), white);
+  EXPECT_NEAR(black, 3 * white, 1e-5 * black);  // one Black face against three White ones: one share each (6 digits written)
+  EXPECT_FLOAT_EQ(w[4].item<float>(), white);  // no group in its name: drawn like the largest group's faces
+  // An existing file is not overwritten: a second run stops instead.
+  EXPECT_NE(face::test::run_command(fmt::format("python3 {} {} --out {}",
+                                                (face::test::source_dir() / "tools/unlabelled_weights.py").string(),
+                                                (dir / "tree").string(), out.string()))
+                .status,
+            0);
 }
