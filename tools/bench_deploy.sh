@@ -11,7 +11,8 @@
 #   experiments/data/celeba-chip.pack and its .teacher targets),
 #   NPROBE (IVF cells probed, each measured; default 16,64,256), NLIST (IVF cells, 0 = sqrt N),
 #   EF_SEARCH (HNSW, each measured; default 32,64,128), HNSW_MAX_ROWS (HNSW built only up to
-#   this size, default 100000: it takes minutes per million rows on 2 cores)
+#   this size, default 100000: it takes minutes per million rows on 2 cores), HNSW_M (links per
+#   node, default 32), EF_CONSTRUCTION (HNSW candidates per insertion, default 40)
 # Prints the machine (date, load, CPU flags that matter) and the figures; the gallery part also
 # writes bench_gallery.json in the current folder.
 set -euo pipefail
@@ -27,6 +28,8 @@ NPROBE="${NPROBE:-16,64,256}"
 NLIST="${NLIST:-0}"
 EF_SEARCH="${EF_SEARCH:-32,64,128}"
 HNSW_MAX_ROWS="${HNSW_MAX_ROWS:-100000}"
+HNSW_M="${HNSW_M:-32}"
+EF_CONSTRUCTION="${EF_CONSTRUCTION:-40}"
 
 echo "== machine: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 echo "   CPU flags that matter: $(grep -o -w -E 'avx2|fma|f16c|avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -35,7 +38,7 @@ gallery() {
   echo "== gallery search and enrolment"
   "$BUILD_DIR/bench_gallery" --sizes "$SIZES" --threads "$THREADS" --queries "$QUERIES" --repeats "$REPEATS" \
     --indexes "$INDEXES" --data "$DATA" --faces-pack "$FACES_PACK" --nprobe "$NPROBE" --nlist "$NLIST" --ef-search "$EF_SEARCH" \
-    --hnsw-max-rows "$HNSW_MAX_ROWS" --out bench_gallery.json
+    --hnsw-max-rows "$HNSW_MAX_ROWS" --hnsw-m "$HNSW_M" --ef-construction "$EF_CONSTRUCTION" --out bench_gallery.json
 }
 if [ "${1:-}" = "--gallery-only" ]; then
   gallery
