@@ -11,6 +11,8 @@
 #
 #   experiments/nn4-balanced/run.sh ROW           # trains ROW (resumable): uniform | balanced | balanced-adamw
 #   experiments/nn4-balanced/run.sh score ROW     # tools/release_candidate.sh (View 1) + the all-pairs strict tail
+#   experiments/nn4-balanced/run.sh score release # the released model scored the same way, on this machine
+#   experiments/nn4-balanced/run.sh table         # the README's table from runs/
 #   STEPS (default 2000)  LR (default 0.0005)  SEED (default 0)
 #
 # Every row: configs/nn4-cpu.yaml from the released weights (model.init), half-centred targets,
@@ -25,8 +27,52 @@ SEED="${SEED:-0}"
 INIT=models/nn4.small2-celeba-distilled.pt
 WEIGHTS=experiments/data/utkface-chip.balanced-weights
 mode=train
+if [ "${1:-}" = table ]; then
+  .venv/bin/python - "$OUT/runs" <<'PY'
+import json, os, re, sys
+runs = sys.argv[1]
+def grab(path, pattern):
+    if not os.path.exists(path): return None
+    found = re.findall(pattern, open(path, encoding="utf-8").read())
+    return found[0] if found else None
+def evals(run):
+    path = os.path.join(run, "metrics.jsonl")
+    return [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+DISTINCT = r"closest 100: .*?; (\d+) distinct images"
+acc, val = r"accuracy\s+([0-9.]+ \+- [0-9.]+)", r"VAL@FAR=1e-3\s+([0-9.]+ \+- [0-9.]+)"
+print("| row | View 1, chip tree | View 1, release path | its VAL@1e-3 (500 impostors) | all-pairs VAL@1e-3 / 1e-4 "
+      "| distinct images, 100 closest impostors | CelebA held-out | held-out / train distillation |")
+print("|---|---|---|---|---|---|---|---|")
+for n in sorted(os.listdir(runs)):
+    run = os.path.join(runs, n)
+    if not os.path.isdir(run): continue
+    e = [x for x in evals(run) if x.get("kind") == "eval"]
+    strict = os.path.join(run, "strict.log")
+    last = f"{e[-1]['validation_accuracy']:.4f} | {e[-1]['validation_distill_direct']:.3f} / {e[-1]['train_distill_direct']:.3f}" if e else "| "
+    print(f"| {n}{' (step %d)' % e[-1]['step'] if e else ''} | {grab(os.path.join(run, 'lfw-view1.log'), acc)} "
+          f"| {grab(os.path.join(run, 'lfw-view1-release-path.log'), acc)} | {grab(os.path.join(run, 'lfw-view1-release-path.log'), val)} "
+          f"| {grab(strict, r'student: FAR 0.001: distance [0-9.]+, VAL ([0-9.]+)')} / {grab(strict, r'student: FAR 0.0001: distance [0-9.]+, VAL ([0-9.]+)')} "
+          f"| {grab(strict, DISTINCT)} | {last} |")
+print()
+for n in sorted(os.listdir(runs)):
+    e = [x for x in evals(os.path.join(runs, n)) if x.get("kind") == "eval"]
+    if e: print(f"- {n}: " + ", ".join(f"{x['step']}: {x['lfw_view1_accuracy']:.3f} / {x['validation_accuracy']:.4f}" for x in e))
+PY
+  exit 0
+fi
+if [ "${1:-}" = score ] && [ "${2:-}" = release ]; then
+  R="$OUT/runs/release4"
+  mkdir -p "$R"
+  build/evaluate --pairs ../shared/data/lfw/pairsDevTest.txt --images experiments/data/lfw-chip --model "$INIT" \
+    --out "$R/lfw-view1" > "$R/lfw-view1.log" 2>&1
+  FACE_MODEL= build/evaluate --pairs ../shared/data/lfw/pairsDevTest.txt --images ../shared/data/lfw/deepfunneled --align \
+    --model "$INIT" --out "$R/lfw-view1-release-path" > "$R/lfw-view1-release-path.log" 2>&1
+  experiments/nn4-strict/run.sh experiments/data/lfw-chip ../shared/data/lfw/pairsDevTest.txt "$INIT" > "$R/strict.log" 2>&1
+  grep -h -E '^  accuracy  |VAL@FAR=1e-3|FAR 0.00' "$R/lfw-view1.log" "$R/lfw-view1-release-path.log" "$R/strict.log"
+  exit 0
+fi
 if [ "${1:-}" = score ]; then mode=score; shift; fi
-ROW="${1:?usage: run.sh [score] uniform|balanced|balanced-adamw}"
+ROW="${1:?usage: run.sh [score] uniform|balanced|balanced-adamw | score release | table}"
 NAME="$ROW-s$SEED"
 RUN="$OUT/runs/$NAME"
 mkdir -p "$OUT/runs"
