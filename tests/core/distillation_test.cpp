@@ -27,6 +27,16 @@ using face::test::TempDir;
 
 namespace {
 
+// The training pack's targets from `teacher`, and a second synthetic pack of unlabelled faces (its
+// labels ignored) with its own targets, in `dir`; returns that pack's path.
+fs::path unlabelled_pack_with_targets(face::Embedder& teacher, const TempDir& dir) {
+  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
+  auto unlabelled = dir / "unlabelled.pack";
+  face::save_pack(unlabelled, face::test::synthetic_pack(5, 2, 11));
+  face::ensure_teacher_targets(teacher, face::load_pack(unlabelled), face::default_targets_path(unlabelled));
+  return unlabelled;
+}
+
 torch::Tensor unit(std::vector<std::vector<float>> rows) {
   std::vector<torch::Tensor> t;
   for (auto& r : rows) t.push_back(torch::tensor(r));
@@ -121,11 +131,7 @@ TEST(TrainerDistillation, WeightZeroIsBitIdenticalToTripletTraining) {
 TEST(TrainerDistillation, DistillationOnlyLearnsTheTeacherAndLogsEachTerm) {
   TempDir runs, data;
   ProjectionTeacher teacher;
-  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
-  // Unlabelled faces: another synthetic pack, its labels ignored.
-  auto unlabelled = data / "unlabelled.pack";
-  face::save_pack(unlabelled, face::test::synthetic_pack(5, 2, 11));
-  face::ensure_teacher_targets(teacher, face::load_pack(unlabelled), face::default_targets_path(unlabelled));
+  auto unlabelled = unlabelled_pack_with_targets(teacher, data);
   // A different embedding size is refused, naming both sizes.
   try {
     face::Trainer t(smoke(runs.path, {"run.name=dim", "loss.distill.weight=1"}), face::load_pack(pack_file()));
@@ -179,11 +185,8 @@ TEST(TrainerDistillation, MissingOrForeignTargetsStopTheRunNamingTheFile) {
 TEST(TrainerDistillation, UnlabelledWeightsMustCoverTheUnlabelledPack) {
   TempDir runs, data;
   ProjectionTeacher teacher;
-  face::ensure_teacher_targets(teacher, face::load_pack(pack_file()), face::default_targets_path(pack_file()));
-  auto unlabelled = data / "unlabelled.pack";
-  face::save_pack(unlabelled, face::test::synthetic_pack(5, 2, 11));
+  auto unlabelled = unlabelled_pack_with_targets(teacher, data);
   auto extra = face::load_pack(unlabelled);
-  face::ensure_teacher_targets(teacher, extra, face::default_targets_path(unlabelled));
   std::string all, short_of_one;
   for (size_t i = 0; i < extra.paths.size(); ++i) {
     all += extra.paths[i] + (i == 0 ? " 5\n" : " 1\n");
