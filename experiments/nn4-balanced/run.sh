@@ -45,7 +45,7 @@ def evals(run):
 DISTINCT = r"closest 100: .*?; (\d+) distinct images"
 acc, val = r"accuracy\s+([0-9.]+ \+- [0-9.]+)", r"VAL@FAR=1e-3\s+([0-9.]+ \+- [0-9.]+)"
 print("| row | View 1, chip tree | View 1, release path | its VAL@1e-3 (500 impostors) | all-pairs VAL@1e-3 / 1e-4 "
-      "| distinct images, 100 closest impostors | CelebA held-out | held-out / train distillation |")
+      "| distinct images, 100 closest impostors | CelebA held-out, last evaluation | held-out / train distillation, last evaluation |")
 print("|---|---|---|---|---|---|---|---|")
 for n in sorted(os.listdir(runs)):
     run = os.path.join(runs, n)
@@ -53,7 +53,8 @@ for n in sorted(os.listdir(runs)):
     e = [x for x in evals(run) if x.get("kind") == "eval"]
     strict = os.path.join(run, "strict.log")
     last = f"{e[-1]['validation_accuracy']:.4f} | {e[-1]['validation_distill_direct']:.3f} / {e[-1]['train_distill_direct']:.3f}" if e else "| "
-    print(f"| {n}{' (step %d)' % e[-1]['step'] if e else ''} | {grab(os.path.join(run, 'lfw-view1.log'), acc)} "
+    best = re.findall(r"eval step (\d+):.*-> best.pt", open(run + ".log").read()) if os.path.exists(run + ".log") else []
+    print(f"| {n}{' (best.pt: step %s)' % best[-1] if best else ''} | {grab(os.path.join(run, 'lfw-view1.log'), acc)} "
           f"| {grab(os.path.join(run, 'lfw-view1-release-path.log'), acc)} | {grab(os.path.join(run, 'lfw-view1-release-path.log'), val)} "
           f"| {grab(strict, r'student: FAR 0.001: distance [0-9.]+, VAL ([0-9.]+)')} / {grab(strict, r'student: FAR 0.0001: distance [0-9.]+, VAL ([0-9.]+)')} "
           f"| {grab(strict, DISTINCT)} | {last} |")
