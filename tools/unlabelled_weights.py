@@ -53,6 +53,9 @@ def main():
     if not faces:
         sys.exit(f"unlabelled_weights: no images under '{a.tree}'")
     faces.sort()
+    spaced = [f for f in faces if any(c.isspace() for c in f)]
+    if spaced:
+        sys.exit(f"unlabelled_weights: '{spaced[0]}' holds white space, which the weights format cannot carry")
     info = {f: parse(f) for f in faces}
     kept = [f for f in faces if a.min_age == 0 or (info[f][1] is not None and info[f][1] >= a.min_age)]
     counts = collections.Counter(info[f][0] for f in kept)
@@ -70,8 +73,6 @@ def main():
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(f"# unlabelled_weights.py {a.tree} --power {a.power} --min-age {a.min_age}\n")
         for f in faces:
-            if any(c.isspace() for c in f):
-                sys.exit(f"unlabelled_weights: '{f}' holds white space, which the weights format cannot carry")
             out.write(f"{f} {weight[f] / total * len(faces):.6g}\n")
         out.flush()
         os.fsync(out.fileno())
@@ -79,8 +80,9 @@ def main():
     share = collections.defaultdict(float)
     for f in faces:
         share[info[f][0]] += weight[f] / total
+    found = collections.Counter(info[f][0] for f in faces)
     for g in sorted(share, key=lambda g: -share[g]):
-        n = sum(1 for f in faces if info[f][0] == g)
+        n = found[g]
         print(f"{g:8s} {n:6d} faces, {counts.get(g, 0):6d} kept, share of draws {share[g]:.3f}")
 
 

@@ -6,7 +6,6 @@
 #   experiments/nn4-cpu-c05/run.sh           # train (resumable), then evaluate best.pt on View 2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build/trainer --config configs/nn4-cpu.yaml --resume auto \
-  --set run.name=nn4-cpu-c05 --set loss.distill.centring=0.5 "$@"
+build/trainer --config configs/nn4-cpu.yaml --resume auto --set run.name=nn4-cpu-c05 "$@"  # the config's centring is 0.5
 build/evaluate --pairs ../shared/data/lfw/pairs.txt --images experiments/data/lfw-chip \
   --model experiments/nn4-cpu-c05/best.pt --out experiments/nn4-cpu-c05/lfw-view2

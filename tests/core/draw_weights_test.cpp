@@ -82,9 +82,10 @@ TEST(DrawWeights, UtkfaceBalancingToolWritesBalancedWeightsTheTrainerReads) {
   std::filesystem::create_directories(dir / "tree/unlabelled");
   for (const auto& f : faces) face::test::write_text(dir / "tree" / f, "");
   auto out = dir / "w.txt";
-  auto r = face::test::run_command(fmt::format("python3 {} {} --out {}",
-                                               (face::test::source_dir() / "tools/unlabelled_weights.py").string(),
-                                               (dir / "tree").string(), out.string()));
+  const auto command = fmt::format("python3 {} {} --out {}",
+                                   (face::test::source_dir() / "tools/unlabelled_weights.py").string(),
+                                   (dir / "tree").string(), out.string());
+  auto r = face::test::run_command(command);
   ASSERT_EQ(r.status, 0) << r.output;
   auto w = face::load_draw_weights(out, faces);
   const float white = w[0].item<float>(), black = w[3].item<float>();
@@ -93,9 +94,5 @@ TEST(DrawWeights, UtkfaceBalancingToolWritesBalancedWeightsTheTrainerReads) {
   EXPECT_NEAR(black, 3 * white, 1e-5 * black);  // one Black face against three White ones: one share each (6 digits written)
   EXPECT_FLOAT_EQ(w[4].item<float>(), white);  // no group in its name: drawn like the largest group's faces
   // An existing file is not overwritten: a second run stops instead.
-  EXPECT_NE(face::test::run_command(fmt::format("python3 {} {} --out {}",
-                                                (face::test::source_dir() / "tools/unlabelled_weights.py").string(),
-                                                (dir / "tree").string(), out.string()))
-                .status,
-            0);
+  EXPECT_NE(face::test::run_command(command).status, 0);
 }
