@@ -124,6 +124,8 @@ std::vector<Field> schema(TrainConfig& c) {
       number<int64_t>("model.embedding_dim", c.model.embedding_dim, 1, 4096, true, "embedding size"),
       since_defaults(text("model.init", c.model.init, {}, true,
                           "weights to start from: a checkpoint, model file or export of this arch (\"\": random)")),
+      since_defaults(flag("model.revive_dead_filters", c.model.revive_dead_filters, true,
+                          "re-initialise convolution filters whose weights decay erased (after model.init)")),
       text("data.pack", c.data.pack, {}, false, "aligned training pack (build it with `pack`)"),
       number("data.validation_fraction", c.data.validation_fraction, 0.0, 0.9, true,
              "fraction of identities held out for validation"),

@@ -37,6 +37,9 @@ struct ModelConfig {
   // (fine-tuning a released model); "": seeded random initialisation. A resumed run takes its
   // checkpoint's weights instead.
   std::string init;
+  // Re-initialise the filters training has erased (model/dead_filters.h) once the weights are
+  // in place: after model.init, before the first step; a resumed run keeps its checkpoint's.
+  bool revive_dead_filters = false;
 };
 struct DataConfig {
   std::string pack;                    // aligned training pack (see `pack`)

@@ -20,6 +20,7 @@
 #include "data/draw_weights.h"
 #include "data/identity_split.h"
 #include "data/validation_pairs.h"
+#include "model/dead_filters.h"
 #include "model/embedder.h"
 #include "model/memory_format.h"
 #include "model/precision.h"
@@ -155,6 +156,12 @@ IdentitySplit Trainer::split_identities() {
 void Trainer::build_model() {
   model_ = Nn4(Nn4Options(config_.model.arch).embedding_dim(config_.model.embedding_dim).seed(config_.run.seed));
   if (!config_.model.init.empty()) init_weights(config_.model.init);
+  if (config_.model.revive_dead_filters) {
+    auto revived = revive_dead_filters(*model_, static_cast<uint64_t>(config_.run.seed));
+    if (is_main())
+      fmt::print("model.revive_dead_filters: {} dead filters ({} weights) in {} convolutions re-initialised\n",
+                 revived.filters, revived.weights, revived.units);
+  }
   model_->to(device_);
   if (config_.runtime.channels_last) use_channels_last(*model_);
   heads_ = make_loss_heads({config_, pack_, train_images_, device_, dist_.get(), is_main(), distill_.targets});
