@@ -10,8 +10,10 @@
 # is weakest, 13x more often for those faces, without identity labels.
 #
 #   experiments/nn4-balanced/run.sh ROW           # trains ROW (resumable): uniform | balanced | adamw
+#                                                 #   | revive | lowfar (AdamW plus model.revive_dead_filters /
+#                                                 #   loss.low_far.weight 1: experiments/nn4-revive)
 #   experiments/nn4-balanced/run.sh score ROW     # tools/release_candidate.sh (View 1) + the all-pairs strict tail
-#   experiments/nn4-balanced/run.sh score release # the released model scored the same way, on this machine
+#   experiments/nn4-balanced/run.sh score release # the start model scored the same way, on this machine
 #   experiments/nn4-balanced/run.sh table         # the README's table from runs/
 #   STEPS (default 2000)  LR (default 0.0005)  SEED (default 0)
 #
@@ -21,13 +23,16 @@
 # cosine to 1%, evaluated on View 1 every 400 steps. View 2 is scored by hand, once, only for a row that beats the model card.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT=experiments/nn4-balanced
+# OUT and START let another experiment run the same rows from another release
+# (experiments/nn4-revive: the fifth); START is a commit whose models/ holds the start.
+OUT="${OUT:-experiments/nn4-balanced}"
+START="${START:-0ed79f2}"
 STEPS="${STEPS:-2000}"
 LR="${LR:-0.0005}"
 SEED="${SEED:-0}"
-INIT=experiments/data/nn4.small2-release4.pt
+INIT="experiments/data/nn4.small2-$START.pt"
 if [ ! -s "$INIT" ]; then
-  git show 0ed79f2:models/nn4.small2-celeba-distilled.pt > "$INIT.tmp" && mv "$INIT.tmp" "$INIT"
+  git show "$START:models/nn4.small2-celeba-distilled.pt" > "$INIT.tmp" && mv "$INIT.tmp" "$INIT"
 fi
 WEIGHTS=experiments/data/utkface-chip.balanced-weights
 mode=train
@@ -66,7 +71,7 @@ PY
   exit 0
 fi
 if [ "${1:-}" = score ] && [ "${2:-}" = release ]; then
-  R="$OUT/runs/release4"
+  R="$OUT/runs/start-$START"
   mkdir -p "$R"
   build/evaluate --pairs ../shared/data/lfw/pairsDevTest.txt --images experiments/data/lfw-chip --model "$INIT" \
     --out "$R/lfw-view1" > "$R/lfw-view1.log" 2>&1
@@ -77,7 +82,7 @@ if [ "${1:-}" = score ] && [ "${2:-}" = release ]; then
   exit 0
 fi
 if [ "${1:-}" = score ]; then mode=score; shift; fi
-ROW="${1:?usage: run.sh [score] uniform|balanced|adamw | score release | table}"
+ROW="${1:?usage: run.sh [score] uniform|balanced|adamw|revive|lowfar | score release | table}"
 NAME="$ROW-s$SEED"
 RUN="$OUT/runs/$NAME"
 mkdir -p "$OUT/runs"
@@ -90,10 +95,13 @@ if [ "$mode" = score ]; then
 fi
 [ -f "$WEIGHTS" ] || .venv/bin/python tools/unlabelled_weights.py experiments/data/utkface-chip --out "$WEIGHTS"
 row=()
+adamw=(--set optimiser.name=adamw --set optimiser.weight_decay=0.05)
 case "$ROW" in
   uniform) ;;
   balanced) row+=(--set "data.unlabelled_weights=$WEIGHTS") ;;
-  adamw) row+=(--set optimiser.name=adamw --set optimiser.weight_decay=0.05) ;;
+  adamw) row+=("${adamw[@]}") ;;
+  revive) row+=("${adamw[@]}" --set model.revive_dead_filters=true) ;;
+  lowfar) row+=("${adamw[@]}" --set loss.low_far.weight=1) ;;
   *) echo "run.sh: unknown row '$ROW'" >&2; exit 2 ;;
 esac
 build/trainer --config configs/nn4-cpu.yaml --resume auto --set "run.dir=$OUT/runs" --set "run.name=$NAME" \
