@@ -16,6 +16,7 @@
 #   experiments/nn4-balanced/run.sh score release # the start model scored the same way, on this machine
 #   experiments/nn4-balanced/run.sh table         # the README's table from runs/
 #   STEPS (default 2000)  LR (default 0.0005)  SEED (default 0)
+#   SELECT (default lfw_view1): evaluation.select_by; another choice names the row ROW-sSEED-SELECT
 #
 # Every row: configs/nn4-cpu.yaml from the fourth release's weights (model.init; taken from git
 # history, since models/ now holds the fifth, which this experiment made), half-centred targets,
@@ -30,6 +31,7 @@ START="${START:-0ed79f2}"
 STEPS="${STEPS:-2000}"
 LR="${LR:-0.0005}"
 SEED="${SEED:-0}"
+SELECT="${SELECT:-lfw_view1}"  # evaluation.select_by: lfw_view1 (accuracy) or lfw_view1_val (all-pairs VAL@1e-3)
 INIT="experiments/data/nn4.small2-$START.pt"
 if [ ! -s "$INIT" ]; then
   git show "$START:models/nn4.small2-celeba-distilled.pt" > "$INIT.tmp" && mv "$INIT.tmp" "$INIT"
@@ -64,9 +66,11 @@ for n in sorted(os.listdir(runs)):
           f"| {grab(strict, r'student: FAR 0.001: distance [0-9.]+, VAL ([0-9.]+)')} / {grab(strict, r'student: FAR 0.0001: distance [0-9.]+, VAL ([0-9.]+)')} "
           f"| {grab(strict, DISTINCT)} | {last} |")
 print()
+print("Each evaluation, step: View 1 accuracy / CelebA held-out accuracy [/ all-pairs VAL@1e-3, where logged]:")
 for n in sorted(os.listdir(runs)):
     e = [x for x in evals(os.path.join(runs, n)) if x.get("kind") == "eval"]
-    if e: print(f"- {n}: " + ", ".join(f"{x['step']}: {x['lfw_view1_accuracy']:.3f} / {x['validation_accuracy']:.4f}" for x in e))
+    strict = lambda x: f" / VAL {x['lfw_view1_val']:.3f}" if "lfw_view1_val" in x else ""
+    if e: print(f"- {n}: " + ", ".join(f"{x['step']}: {x['lfw_view1_accuracy']:.3f} / {x['validation_accuracy']:.4f}{strict(x)}" for x in e))
 PY
   exit 0
 fi
@@ -84,6 +88,7 @@ fi
 if [ "${1:-}" = score ]; then mode=score; shift; fi
 ROW="${1:?usage: run.sh [score] uniform|balanced|adamw|revive|lowfar | score release | table}"
 NAME="$ROW-s$SEED"
+[ "$SELECT" = lfw_view1 ] || NAME="$NAME-$SELECT"
 RUN="$OUT/runs/$NAME"
 mkdir -p "$OUT/runs"
 if [ "$mode" = score ]; then
@@ -107,4 +112,4 @@ esac
 build/trainer --config configs/nn4-cpu.yaml --resume auto --set "run.dir=$OUT/runs" --set "run.name=$NAME" \
   --set "run.seed=$SEED" --set "model.init=$INIT" --set "optimiser.lr=$LR" --set schedule.warmup_steps=100 \
   --set "length.steps=$STEPS" --set evaluation.every_steps=400 --set evaluation.at_start=true \
-  --set checkpoint.every_steps=400 --set logging.progress=false "${row[@]}" >> "$OUT/runs/$NAME.log" 2>&1
+  --set checkpoint.every_steps=400 --set logging.progress=false --set "evaluation.select_by=$SELECT" "${row[@]}" >> "$OUT/runs/$NAME.log" 2>&1

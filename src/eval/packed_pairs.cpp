@@ -52,6 +52,7 @@ PackedPairs resolve_pairs_in_pack(PairList list, const Pack& pack, const std::st
   PackedPairs out;
   out.images = pack.images.index_select(0, torch::tensor(pack_rows, torch::kLong));
   out.rows = std::move(index.rows);
+  out.names = std::move(index.images);
   for (const auto& p : list.pairs) out.same.push_back(p.same);
   out.folds = scoring_folds(list.pairs, list.folds, folds);
   out.list = std::move(list);

@@ -27,6 +27,7 @@ namespace face {
 struct PackedPairs {
   PairList list;                              // as read (format, folds, checksum, pairs)
   torch::Tensor images;                       // uint8 (M, 3, H, W): each distinct image once
+  std::vector<std::string> names;             // per row of `images`: its name in the list
   std::vector<std::array<int64_t, 2>> rows;   // per pair: its two rows of `images`
   std::vector<bool> same;                     // per pair
   std::vector<int> folds;                     // per pair: the fold it is scored in (pair_scoring.h)

@@ -241,7 +241,9 @@ std::vector<Field> schema(TrainConfig& c) {
       text("evaluation.lfw_pack", c.evaluation.lfw_pack, {}, false, "LFW pack for View 1 evaluation"),
       text("evaluation.lfw_pairs", c.evaluation.lfw_pairs, {}, false, "LFW View 1 pairsDevTest.txt"),
       choice("evaluation.select_by", c.evaluation.select_by,
-             Names<SelectBy>{{"validation", SelectBy::validation}, {"lfw_view1", SelectBy::lfw_view1}}, false,
+             Names<SelectBy>{{"validation", SelectBy::validation}, {"lfw_view1", SelectBy::lfw_view1},
+                             {"lfw_view1_val", SelectBy::lfw_view1_val}},
+             false,
            "score that selects best.pt"),
       number<int64_t>("logging.every_steps", c.logging.every_steps, 1, kMax, false, "telemetry every N steps"),
       flag("logging.progress", c.logging.progress, false, "progress bar / lines"),
@@ -316,8 +318,9 @@ void check_rules(const TrainConfig& c) {
   if (e.lfw_pack.empty() != e.lfw_pairs.empty())
     fail("config: LFW View 1 evaluation needs both 'evaluation.lfw_pack' (a pack of aligned LFW images) and "
          "'evaluation.lfw_pairs' (pairsDevTest.txt); set both or neither");
-  if (e.select_by == SelectBy::lfw_view1 && e.lfw_pairs.empty())
-    fail("config: 'evaluation.select_by: lfw_view1' needs 'evaluation.lfw_pack' and 'evaluation.lfw_pairs'");
+  if (e.select_by != SelectBy::validation && e.lfw_pairs.empty())
+    fail("config: 'evaluation.select_by: {}' needs 'evaluation.lfw_pack' and 'evaluation.lfw_pairs'",
+         e.select_by == SelectBy::lfw_view1 ? "lfw_view1" : "lfw_view1_val");
 }
 
 }  // namespace

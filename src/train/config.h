@@ -100,7 +100,9 @@ struct MiningConfig {  // the miner's choices (its margin is loss.margin)
 };
 enum class OptimiserKind { adam, adamw, adagrad, sgd };
 enum class ScheduleKind { constant, step, cosine };
-enum class SelectBy { validation, lfw_view1 };
+// lfw_view1: View 1's 10-fold accuracy; lfw_view1_val: VAL at FAR 1e-3 over every pair of
+// different people among View 1's images (train/evaluation.h), the strict-threshold figure.
+enum class SelectBy { validation, lfw_view1, lfw_view1_val };
 struct OptimiserConfig {
   OptimiserKind name = OptimiserKind::adam;
   double lr = 1e-3;

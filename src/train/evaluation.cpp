@@ -5,6 +5,7 @@
 #include <array>
 #include <map>
 
+#include "eval/impostor_thresholds.h"
 #include "eval/pair_list.h"
 #include "eval/pair_scoring.h"
 #include "eval/verification_protocol.h"
@@ -15,6 +16,9 @@
 namespace face {
 
 namespace {
+
+// The false accept rate of evaluation.select_by: lfw_view1_val (and of the logged figure).
+constexpr double kSelectionFar = 1e-3;
 
 std::unique_ptr<PackedPairs> load_lfw_view1(const EvaluationConfig& e) {
   try {
@@ -47,7 +51,10 @@ TrainingEvaluation::TrainingEvaluation(const TrainConfig& config, torch::Tensor 
       pack_images_(std::move(pack_images)),
       validation_(std::move(validation)),
       device_(device) {
-  if (!options_.lfw_pairs.empty()) lfw_ = load_lfw_view1(options_);
+  if (!options_.lfw_pairs.empty()) {
+    lfw_ = load_lfw_view1(options_);
+    lfw_identities_ = pair_list_identities(lfw_->list, lfw_->names);
+  }
 }
 
 EvaluationResult TrainingEvaluation::evaluate(Nn4& model) {
@@ -56,7 +63,11 @@ EvaluationResult TrainingEvaluation::evaluate(Nn4& model) {
   r.accuracy = r.auc = r.threshold = std::nan("");  // logged as null without validation pairs
   if (has_validation()) evaluate_validation(model, r);
   if (lfw_) evaluate_lfw_view1(model, r);
-  r.score = options_.select_by == SelectBy::lfw_view1 ? r.lfw_accuracy : r.accuracy;
+  switch (options_.select_by) {
+    case SelectBy::validation: r.score = r.accuracy; break;
+    case SelectBy::lfw_view1: r.score = r.lfw_accuracy; break;
+    case SelectBy::lfw_view1_val: r.score = r.lfw_val; break;
+  }
   return r;
 }
 
@@ -126,6 +137,17 @@ void TrainingEvaluation::evaluate_lfw_view1(Nn4& model, EvaluationResult& r) {
   r.lfw_accuracy = m.accuracy_mean;
   r.lfw_auc = m.auc;
   r.lfw_pairs = static_cast<int64_t>(lfw_->rows.size());
+  if (lfw_identities_.empty()) return;
+  auto strict = impostor_thresholds(embeddings, lfw_identities_, {kSelectionFar}, DistanceKind::squared_l2);
+  if (strict.at.empty()) return;  // too few impostor pairs for FAR 1e-3
+  auto distances = pair_distances(embeddings, lfw_->rows, DistanceKind::squared_l2);
+  int64_t genuine = 0, accepted = 0;
+  for (size_t i = 0; i < distances.size(); ++i) {
+    if (!lfw_->same[i]) continue;
+    ++genuine;
+    accepted += distances[i] < strict.at[0].threshold;  // "same" is strictly below (eval/pair_scoring.h)
+  }
+  r.lfw_val = genuine > 0 ? static_cast<double>(accepted) / static_cast<double>(genuine) : -1;
 }
 
 }  // namespace face

@@ -6,7 +6,10 @@
 // (eval/packed_pairs.h) when this is made, so a View 2 list or a missing image fails before any
 // step. evaluation.select_by picks the score that keeps best.pt. Both are scored by the
 // verification protocol `evaluate` reports (eval/verification_protocol.h: squared L2 of unit
-// embeddings, k-fold accuracy, AUC).
+// embeddings, k-fold accuracy, AUC). On View 1 it also measures the strict-threshold figure:
+// VAL at FAR 1e-3 with the threshold taken over every pair of different people among the
+// list's images (1,197,943 pairs for pairsDevTest, eval/impostor_thresholds.h), where the list's
+// own 500 impostor pairs cannot place a threshold that strict.
 #pragma once
 #include <torch/types.h>
 
@@ -27,6 +30,7 @@ struct EvaluationResult {
   double accuracy = 0, auc = 0, threshold = 0;  // validation: 10-fold accuracy, ROC AUC, best threshold
   int64_t pairs = 0;
   double lfw_accuracy = -1, lfw_auc = -1;      // LFW View 1 (pairsDevTest), when configured
+  double lfw_val = -1;                          // its genuine pairs accepted at all-pairs FAR 1e-3 (-1: none)
   int64_t lfw_pairs = 0;
   // Distilling runs: mean cosine distance to the centred teacher vectors of the held-out
   // identities' images and of a sample of training images (NaN otherwise). Both high is
@@ -66,6 +70,7 @@ class TrainingEvaluation {
   torch::Tensor pack_images_;
   std::vector<ImageIndexPair> validation_;
   std::unique_ptr<PackedPairs> lfw_;
+  std::vector<int64_t> lfw_identities_;  // each View 1 image's person (empty: the list names none)
   torch::Tensor teacher_targets_;  // (pack images, D) on the CPU; undefined: not compared
   torch::Tensor train_sample_;     // int64 pack indices
   torch::Device device_;

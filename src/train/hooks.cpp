@@ -105,7 +105,7 @@ void EvaluationScheduled::run_at_this_step(Trainer& t) {
 
 void EvaluationHook::start(Trainer& t) {
   const auto& e = t.evaluation();
-  bool lfw_selects = e.has_lfw_view1() && t.config().evaluation.select_by == SelectBy::lfw_view1;
+  bool lfw_selects = e.has_lfw_view1() && t.config().evaluation.select_by != SelectBy::validation;
   if (!e.has_validation())
     fmt::print(stderr, "warning: no validation pairs (data.validation_fraction = {} leaves too few held-out "
                "identities): {}\n", t.config().data.validation_fraction,
@@ -126,7 +126,9 @@ void EvaluationHook::run(Trainer& t) {
   std::string lfw_note;
   if (t.evaluation().has_lfw_view1()) {
     row["lfw_view1_accuracy"] = r.lfw_accuracy, row["lfw_view1_auc"] = r.lfw_auc, row["lfw_view1_pairs"] = r.lfw_pairs;
-    lfw_note = fmt::format(", LFW View 1 accuracy {:.4f} auc {:.4f} ({} pairs)", r.lfw_accuracy, r.lfw_auc, r.lfw_pairs);
+    row["lfw_view1_val"] = r.lfw_val;
+    lfw_note = fmt::format(", LFW View 1 accuracy {:.4f} auc {:.4f} all-pairs VAL@1e-3 {:.3f} ({} pairs)", r.lfw_accuracy,
+                           r.lfw_auc, r.lfw_val, r.lfw_pairs);
   }
   if (std::isfinite(r.validation_distill))
     row["validation_distill_direct"] = r.validation_distill, row["train_distill_direct"] = r.train_distill;

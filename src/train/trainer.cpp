@@ -34,6 +34,7 @@
 #include "util/device.h"
 #include "util/denormals.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/run_info.h"
 #include "util/threads.h"
 
@@ -205,6 +206,9 @@ void Trainer::write_run_record(const IdentitySplit& split, const TrainerOptions&
       {"train_identities", split.train_identities},      {"validation_identities", split.validation_identities},
       {"validation_pairs", evaluation_->validation_pairs()},    {"world_size", world_size()},
       {"precision", precision_name(precision_)}, {"bf16_support", bf16_support(device_)}};
+  // The config records the weights file's path; its content can change under the same path.
+  if (!config_.data.unlabelled_weights.empty())
+    run["unlabelled_weights_fingerprint"] = file_fingerprint(config_.data.unlabelled_weights);
   write_file_atomic(run_dir_ / "run.json", run.dump(2) + "\n");
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "deploy/export.h"
@@ -15,7 +16,9 @@
 #include "train/teacher_targets.h"
 #include "train/trainer.h"
 #include "trainer_fixture.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace fs = std::filesystem;
 using face::test::field;
@@ -209,6 +212,9 @@ TEST(TrainerDistillation, UnlabelledWeightsMustCoverTheUnlabelledPack) {
   }
   face::Trainer trainer(run("weighted", data / "all.txt"), face::load_pack(pack_file()));
   EXPECT_EQ(trainer.train(), face::Trainer::Outcome::finished);
+  // run.json records the weights' content, not only their path.
+  auto record = nlohmann::json::parse(face::read_file(runs.path / "weighted" / "run.json"));
+  EXPECT_EQ(record.value("unlabelled_weights_fingerprint", ""), face::file_fingerprint(data / "all.txt"));
 }
 
 namespace {

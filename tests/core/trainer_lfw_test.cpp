@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <iostream>
 
 #include "eval/embedding_pass.h"
 #include "eval/pair_list.h"
@@ -107,6 +108,64 @@ TEST(TrainerLfwView1, ScoresEveryEvaluationAndKeepsBestByIt) {
   auto m = face::verification_metrics(distances, same, face::scoring_folds(list.pairs, list.folds, 10));
   EXPECT_NEAR(m.accuracy_mean, field(best_line, "lfw_view1_accuracy"), 1e-6) << best_line;
   EXPECT_NEAR(m.auc, field(best_line, "lfw_view1_auc"), 1e-6) << best_line;
+}
+
+// evaluation.select_by: lfw_view1_val. 50 people x 4 images, all named by the list, make 19,600
+// pairs of different people: enough for a threshold at FAR 1e-3 (19.6 false accepts).
+TEST(TrainerLfwView1, StrictValIsTakenOverEveryImpostorPairAndCanSelect) {
+  TempDir runs;
+  face::Pack full = face::test::synthetic_pack(50, 4, 5), pack;
+  pack = full;
+  pack.paths.clear();
+  pack.identities.clear();
+  std::string list = "100\n", mismatched;
+  for (int64_t id = 0; id < 50; ++id) {
+    pack.identities.push_back(person(id));
+    for (int i = 1; i <= 4; ++i) pack.paths.push_back(fmt::format("{}/{}_{:04d}.png", person(id), person(id), i));
+    list += fmt::format("{}\t1\t2\n{}\t3\t4\n", person(id), person(id));
+    mismatched += fmt::format("{}\t1\t{}\t1\n{}\t2\t{}\t3\n", person(id), person((id + 1) % 50), person(id),
+                              person((id + 7) % 50));
+  }
+  pack.labels = full.labels;
+  face::save_pack(runs.path / "lfw50.pack", pack);
+  write_text(runs.path / "pairs50.txt", list + mismatched);
+  auto config = smoke(runs.path, {"run.name=strict", "length.steps=4", "evaluation.every_steps=2",
+                                  "evaluation.at_start=true", "checkpoint.every_steps=0",
+                                  "evaluation.lfw_pack=" + (runs.path / "lfw50.pack").string(),
+                                  "evaluation.lfw_pairs=" + (runs.path / "pairs50.txt").string(),
+                                  "evaluation.select_by=lfw_view1_val"});
+  face::Trainer trainer(config, face::load_pack(face::test::pack_file()));
+  ASSERT_EQ(trainer.train(), face::Trainer::Outcome::finished);
+  auto eval = lines_of(runs.path / "strict/metrics.jsonl", "eval");
+  ASSERT_EQ(eval.size(), 3u);
+  double best = -1;
+  std::string best_line;
+  for (const auto& line : eval) {
+    double val = field(line, "lfw_view1_val");
+    EXPECT_GE(val, 0.0) << line;
+    EXPECT_LE(val, 1.0) << line;
+    EXPECT_EQ(field(line, "score"), val) << "select_by lfw_view1_val: " << line;
+    if (val > best) best = val, best_line = line;
+  }
+  EXPECT_NEAR(trainer.state().best_score, best, 1e-9);
+  EXPECT_GT(best, 0.0) << "the synthetic people are told apart: a figure stuck at 0 would test nothing";
+
+  // best.pt scored by brute force: every pair of different people's distance, sorted; the
+  // threshold is the floor(1e-3 * N)-th; a matched pair counts when strictly below it.
+  auto embedder = face::load_embedder(runs.path / "strict/best.pt", torch::kCPU);
+  auto e = face::embed_images(*embedder, pack.images, {});  // rows in pack order: 4 per person
+  auto d = torch::cdist(e.to(torch::kDouble), e.to(torch::kDouble)).pow(2);
+  std::vector<double> impostor;
+  for (int64_t i = 0; i < 200; ++i)
+    for (int64_t j = i + 1; j < 200; ++j)
+      if (i / 4 != j / 4) impostor.push_back(d[i][j].item<double>());
+  ASSERT_EQ(impostor.size(), 19600u);
+  std::sort(impostor.begin(), impostor.end());
+  const double threshold = impostor[static_cast<size_t>(1e-3 * 19600)];
+  int accepted = 0;
+  for (int64_t id = 0; id < 50; ++id)
+    accepted += (d[4 * id][4 * id + 1].item<double>() < threshold) + (d[4 * id + 2][4 * id + 3].item<double>() < threshold);
+  EXPECT_NEAR(field(best_line, "lfw_view1_val"), accepted / 100.0, 1e-9) << best_line;
 }
 
 TEST(TrainerLfwView1, MissingImageIsNamedBeforeAnyWork) {

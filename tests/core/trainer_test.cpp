@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "deploy/export.h"
+#include "model/dead_filters.h"
 #include "model/model_file.h"
 #include "test_support.h"
 #include "trainer_fixture.h"
@@ -210,4 +211,35 @@ TEST(Trainer, InitStartsFromAnotherRunsWeightsOrItsExportAndRefusesAnotherShape)
   EXPECT_THROW(face::Trainer(smoke(runs.path, {"run.name=gone", "model.init=" + (runs.path / "no.pt").string()}),
                              face::load_pack(pack_file())),
                face::Error);
+}
+
+TEST(Trainer, ReviveDeadFiltersActsOnTheInitWeights) {
+  TempDir runs;
+  face::Trainer first(smoke(runs.path, {"run.name=first", "length.steps=1", "checkpoint.every_steps=0"}),
+                      face::load_pack(pack_file()));
+  first.train();
+  // Erase three filters of the network's last convolution as weight decay does (to denormals).
+  torch::nn::Conv2dImpl* last = nullptr;
+  for (auto& m : first.model()->modules())
+    if (auto* conv = m->as<torch::nn::Conv2d>()) last = conv;
+  ASSERT_NE(last, nullptr);
+  {
+    torch::NoGradGuard no_grad;
+    for (int64_t f : {1, 2, 3}) last->weight[f].mul_(1e-40f);
+  }
+  ASSERT_EQ(face::count_dead_filters(*first.model()).filters, 3);
+  auto exported = runs.path / "erased.pt";
+  face::ExportOptions export_options;
+  export_options.threshold = 1.0;
+  face::export_model(first.model(), exported, export_options);
+
+  auto init = "model.init=" + exported.string();
+  face::Trainer kept(smoke(runs.path, {"run.name=kept", init}), face::load_pack(pack_file()));
+  EXPECT_EQ(face::count_dead_filters(*kept.model()).filters, 3);
+  face::Trainer revived(smoke(runs.path, {"run.name=revived", init, "model.revive_dead_filters=true"}),
+                        face::load_pack(pack_file()));
+  EXPECT_EQ(face::count_dead_filters(*revived.model()).filters, 0);
+  // Only the dead units changed: the stem's weights are the init's.
+  auto stem = [](face::Trainer& t) { return t.model()->named_parameters()[0].value().detach().cpu(); };
+  EXPECT_TRUE(stem(revived).equal(stem(kept)));
 }
