@@ -13,7 +13,8 @@ cd "$(dirname "$0")/../.."
 TREE="${1:-experiments/data/lfw-chip}"
 PAIRS="${2:-../shared/data/lfw/pairsDevTest.txt}"
 MODEL="${3:-models/nn4.small2-celeba-distilled.pt}"
-OUT=experiments/nn4-strict/out/$(basename "$TREE")-$(basename "$PAIRS" .txt)-$(basename "$MODEL" .pt)
+# Keyed by the model's whole path: every row's candidate.pt has the same file name.
+OUT=experiments/nn4-strict/out/$(basename "$TREE")-$(basename "$PAIRS" .txt)-$(echo "${MODEL%.pt}" | tr '/' '_')
 mkdir -p "$OUT"
 # Every image the list names, once, as TREE/PERSON/PERSON_NNNN.jpg.
 .venv/bin/python - "$PAIRS" "$TREE" > "$OUT/images.txt" <<'PY'
