@@ -1,8 +1,8 @@
 // dead_filters.h: convolution filters that training has erased, found and re-initialised.
 //
 // Every convolution of the nn4 family is conv + batch norm + ReLU (model/inception.h). A unit
-// whose ReLU stops firing gets no gradient, and L2 weight decay then shrinks its filter
-// geometrically towards zero. In the fifth release 2,194 of nn4.small2's 4,656 filters (2.0M of
+// whose ReLU stops firing gets no gradient but weight decay's, which shrinks its filter towards
+// zero. In the fifth release 2,194 of nn4.small2's 4,656 filters (2.0M of
 // its 3.6M convolution weights) have no weight above 1e-6 and 1,887 none above 1e-30, among them
 // whole towers of the last Inception blocks (experiments/nn4-revive): capacity in the layers that
 // make the final features which the network no longer uses. Reviving such a unit gives its filter

@@ -63,6 +63,7 @@ class TrainingEvaluation {
   torch::Tensor embed(Nn4& model, const torch::Tensor& images, const torch::Tensor& indices);
   void evaluate_validation(Nn4& model, EvaluationResult& r);
   void evaluate_lfw_view1(Nn4& model, EvaluationResult& r);
+  void check_strict_selection_possible() const;
 
   const EvaluationConfig options_;
   const bool channels_last_;

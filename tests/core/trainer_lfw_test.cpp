@@ -170,6 +170,22 @@ TEST(TrainerLfwView1, StrictValIsTakenOverEveryImpostorPairAndCanSelect) {
   EXPECT_NEAR(field(best_line, "lfw_view1_val"), accepted / 100.0, 1e-9) << best_line;
 }
 
+TEST(TrainerLfwView1, StrictSelectionOnTooFewImpostorPairsIsRefusedBeforeAnyWork) {
+  TempDir runs;
+  auto pack = lfw_pack(runs.path), pairs = view1_pairs(runs.path);  // 40 images: 720 pairs of different people
+  auto config = smoke(runs.path, {"run.name=few", "evaluation.lfw_pack=" + pack.string(),
+                                  "evaluation.lfw_pairs=" + pairs.string(), "evaluation.select_by=lfw_view1_val"});
+  try {
+    face::Trainer trainer(config, face::load_pack(face::test::pack_file()));
+    FAIL() << "a threshold at FAR 1e-3 over 720 impostor pairs was accepted";
+  } catch (const face::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(pairs.string()), std::string::npos) << what;
+    EXPECT_NE(what.find("720 pairs"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(runs.path / "few")) << "refused before the run directory is made";
+}
+
 TEST(TrainerLfwView1, MissingImageIsNamedBeforeAnyWork) {
   TempDir runs;
   auto pack = lfw_pack(runs.path, "Lfw_Person_03/Lfw_Person_03_0004.png"), pairs = view1_pairs(runs.path);
