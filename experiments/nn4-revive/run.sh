@@ -7,7 +7,7 @@
 #   lowfar  the same, with the EKD-style low-FAR term (loss.low_far.weight 1)
 #
 #   experiments/nn4-revive/run.sh ROW | score ROW | score release | table
-#   SEED (default 0), STEPS, LR as experiments/nn4-balanced/run.sh takes them
+#   SEED (default 0), STEPS, LR, SELECT (evaluation.select_by) as experiments/nn4-balanced/run.sh takes them
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=experiments/nn4-revive START=32fbde5 exec experiments/nn4-balanced/run.sh "$@"
