@@ -6,10 +6,20 @@
 #include <cmath>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "util/error.h"
 
 namespace face {
+
+int64_t impostor_pair_count(const std::vector<int64_t>& identity) {
+  std::unordered_map<int64_t, int64_t> count;
+  for (int64_t id : identity) ++count[id];
+  const auto n = static_cast<int64_t>(identity.size());
+  int64_t same_pairs = 0;
+  for (const auto& [id, c] : count) same_pairs += c * (c - 1) / 2;
+  return n * (n - 1) / 2 - same_pairs;
+}
 
 ImpostorThresholds impostor_thresholds(const torch::Tensor& rows, const std::vector<int64_t>& identity,
                                        const std::vector<double>& fars, DistanceKind distance,
@@ -22,12 +32,8 @@ ImpostorThresholds impostor_thresholds(const torch::Tensor& rows, const std::vec
 
   ImpostorThresholds out;
   out.images = n;
-  std::unordered_map<int64_t, int64_t> count;
-  for (int64_t id : identity) ++count[id];
-  out.identities = static_cast<int64_t>(count.size());
-  int64_t same_pairs = 0;
-  for (const auto& [id, c] : count) same_pairs += c * (c - 1) / 2;
-  out.impostor_pairs = n * (n - 1) / 2 - same_pairs;
+  out.identities = static_cast<int64_t>(std::unordered_set<int64_t>(identity.begin(), identity.end()).size());
+  out.impostor_pairs = impostor_pair_count(identity);
 
   std::vector<double> kept;
   int64_t need = 0;  // the smallest distances to keep: the largest k + 1 over the targets kept

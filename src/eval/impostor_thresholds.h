@@ -37,11 +37,17 @@ struct ImpostorThresholds {
   std::vector<StrictThreshold> at;  // one per target kept, in the order given
 };
 
+// The fewest expected false accepts (f * N) for which a threshold at FAR f is estimated.
+inline constexpr int64_t kMinExpectedFalseAccepts = 10;
+
+// How many pairs of rows belong to different people; identity[i]: row i's person.
+int64_t impostor_pair_count(const std::vector<int64_t>& identity);
+
 // rows: float (N, D), unit rows; identity[i]: row i's person (any labels, N of them).
 // Requires: fars in (0, 1). Works in blocks of rows, never holding the N x N distances.
 ImpostorThresholds impostor_thresholds(const torch::Tensor& rows, const std::vector<int64_t>& identity,
                                        const std::vector<double>& fars, DistanceKind distance,
-                                       int64_t min_accepted = 10);
+                                       int64_t min_accepted = kMinExpectedFalseAccepts);
 
 // The person of each of a pair list's images: LFW's lists name them (the image's folder is the
 // name); a CSV list does not, and gets an empty result.

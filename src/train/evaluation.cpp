@@ -59,21 +59,18 @@ TrainingEvaluation::TrainingEvaluation(const TrainConfig& config, torch::Tensor 
 }
 
 // lfw_view1_val needs the people of the list's images and enough pairs of different people for
-// a threshold at kSelectionFar (impostor_thresholds' 10 expected false accepts): otherwise it
-// would be -1 at every evaluation and no best.pt would ever be kept.
+// impostor_thresholds to place a threshold at kSelectionFar: otherwise it would be -1 at every
+// evaluation and no best.pt would ever be kept.
 void TrainingEvaluation::check_strict_selection_possible() const {
   if (lfw_identities_.empty())
     fail("evaluation.select_by: lfw_view1_val needs an LFW list that names people ('{}' is {})", options_.lfw_pairs,
          lfw_->list.format);
-  std::map<int64_t, int64_t> per_person;
-  for (auto id : lfw_identities_) ++per_person[id];
-  const auto n = static_cast<int64_t>(lfw_identities_.size());
-  int64_t impostor_pairs = n * (n - 1) / 2;
-  for (const auto& [id, count] : per_person) impostor_pairs -= count * (count - 1) / 2;
-  if (kSelectionFar * static_cast<double>(impostor_pairs) < 10)
+  const int64_t impostor_pairs = impostor_pair_count(lfw_identities_);
+  if (kSelectionFar * static_cast<double>(impostor_pairs) < kMinExpectedFalseAccepts)
     fail("evaluation.select_by: lfw_view1_val: the {} images of '{}' make {} pairs of different people, too few "
          "for a threshold at FAR {:g} (at least {:.0f}); View 1's pairsDevTest.txt makes 1,197,943",
-         n, options_.lfw_pairs, impostor_pairs, kSelectionFar, 10 / kSelectionFar);
+         lfw_identities_.size(), options_.lfw_pairs, impostor_pairs, kSelectionFar,
+         kMinExpectedFalseAccepts / kSelectionFar);
 }
 
 EvaluationResult TrainingEvaluation::evaluate(Nn4& model) {
